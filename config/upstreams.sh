@@ -1,0 +1,14 @@
+# shellcheck shell=bash
+# Pinned upstreams: the one place that names them.  Sourced by scripts/.
+#
+# Debian's linux-source-6.12 package, exact version; the extracted tree's
+# SUBLEVEL must match LINUX_SUBLEVEL or the build stops.
+LINUX_SRC_PKG=linux-source-6.12
+LINUX_SRC_PKG_VERSION=6.12.117-1~deb12u1
+LINUX_SRC_TARBALL=/usr/src/linux-source-6.12.tar.xz
+LINUX_VERSION=6.12.117
+LINUX_SUBLEVEL=117
+
+# Caches live outside the clone and are keyed by content or version, so a
+# fresh clone reuses them and a change of pin cannot pick up a stale one.
+KVM_GANG_CACHE=${KVM_GANG_CACHE:-/var/cache/kvm-gang}
