@@ -1,0 +1,325 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * KVM_CAP_GANG UAPI test: the KVM_CHECK_EXTENSION value on /dev/kvm and on a
+ * VM fd, enabling each mode, every -EINVAL/-E2BIG/-EBUSY path, gang
+ * membership of VMs with 1, 2 and many vCPUs that run guest code, and the
+ * names, types and units of the gang binary stats.
+ *
+ * The VM's gang state is read back from debugfs (kvm/<pid>-<vm fd>/gang),
+ * which the kvm-gang test bed mounts.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "kvm_util.h"
+#include "test_util.h"
+#include "ucall_common.h"
+
+#define GANG_ALL_MODES	(BIT(KVM_GANG_MODE_OFF) | BIT(KVM_GANG_MODE_STRICT) | \
+			 BIT(KVM_GANG_MODE_RELAXED))
+#define MANY_VCPUS	32
+
+struct gang_state {
+	char mode[16];
+	unsigned long long skew_ns;
+	unsigned int members;
+};
+
+static void guest_code(void)
+{
+	GUEST_DONE();
+}
+
+static int gang_enable(struct kvm_vm *vm, uint64_t mode, uint64_t skew_ns)
+{
+	struct kvm_enable_cap cap = {
+		.cap = KVM_CAP_GANG,
+		.args = { mode, skew_ns },
+	};
+
+	return __vm_ioctl(vm, KVM_ENABLE_CAP, &cap);
+}
+
+/* Expect KVM_ENABLE_CAP(@cap) to fail with @err. */
+static void gang_enable_fails(struct kvm_vm *vm, struct kvm_enable_cap *cap,
+			      int err, const char *what)
+{
+	int r = __vm_ioctl(vm, KVM_ENABLE_CAP, cap);
+
+	TEST_ASSERT(r == -1 && errno == err,
+		    "%s: expected errno %d (%s), got r = %d errno = %d (%s)",
+		    what, err, strerror(err), r, errno, strerror(errno));
+}
+
+/* Returns false if the VM has no gang file (gang never turned on). */
+static bool gang_read_state(struct kvm_vm *vm, struct gang_state *st)
+{
+	char path[128];
+	FILE *f;
+	int n;
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/kvm/%d-%d/gang",
+		 getpid(), vm->fd);
+	f = fopen(path, "r");
+	if (!f) {
+		TEST_ASSERT(errno == ENOENT, "open %s: %s", path, strerror(errno));
+		return false;
+	}
+	n = fscanf(f, "mode: %15s\nskew_ns: %llu\nmembers: %u\n",
+		   st->mode, &st->skew_ns, &st->members);
+	fclose(f);
+	TEST_ASSERT(n == 3, "%s: unexpected format (%d fields parsed)", path, n);
+	return true;
+}
+
+static void gang_assert_state(struct kvm_vm *vm, const char *mode,
+			      unsigned long long skew_ns, unsigned int members)
+{
+	struct gang_state st;
+
+	TEST_ASSERT(gang_read_state(vm, &st), "VM has no gang debugfs file");
+	TEST_ASSERT(!strcmp(st.mode, mode), "mode: expected %s, got %s",
+		    mode, st.mode);
+	TEST_ASSERT(st.skew_ns == skew_ns, "skew_ns: expected %llu, got %llu",
+		    skew_ns, st.skew_ns);
+	TEST_ASSERT(st.members == members, "members: expected %u, got %u",
+		    members, st.members);
+}
+
+TEST(check_extension_dev)
+{
+	ASSERT_EQ(kvm_check_cap(KVM_CAP_GANG), GANG_ALL_MODES);
+}
+
+TEST(check_extension_vm)
+{
+	struct kvm_vm *vm = vm_create_barebones();
+
+	ASSERT_EQ(vm_check_cap(vm, KVM_CAP_GANG), GANG_ALL_MODES);
+	kvm_vm_free(vm);
+}
+
+TEST(enable_each_mode)
+{
+	struct kvm_vm *vm = vm_create_barebones();
+	struct gang_state st;
+
+	/* Off on a VM without a gang records nothing. */
+	ASSERT_EQ(gang_enable(vm, KVM_GANG_MODE_OFF, 0), 0);
+	ASSERT_FALSE(gang_read_state(vm, &st));
+
+	ASSERT_EQ(gang_enable(vm, KVM_GANG_MODE_STRICT, 0), 0);
+	gang_assert_state(vm, "strict", 0, 0);
+
+	ASSERT_EQ(gang_enable(vm, KVM_GANG_MODE_RELAXED, 0), 0);
+	gang_assert_state(vm, "relaxed", KVM_GANG_SKEW_NS_DEFAULT, 0);
+
+	ASSERT_EQ(gang_enable(vm, KVM_GANG_MODE_RELAXED, 500000), 0);
+	gang_assert_state(vm, "relaxed", 500000, 0);
+
+	ASSERT_EQ(gang_enable(vm, KVM_GANG_MODE_RELAXED, KVM_GANG_SKEW_NS_MAX), 0);
+	gang_assert_state(vm, "relaxed", KVM_GANG_SKEW_NS_MAX, 0);
+
+	ASSERT_EQ(gang_enable(vm, KVM_GANG_MODE_OFF, 0), 0);
+	gang_assert_state(vm, "off", 0, 0);
+
+	ASSERT_EQ(gang_enable(vm, KVM_GANG_MODE_STRICT, 0), 0);
+	gang_assert_state(vm, "strict", 0, 0);
+	kvm_vm_free(vm);
+}
+
+TEST(invalid_args)
+{
+	struct kvm_vm *vm = vm_create_barebones();
+	struct kvm_enable_cap cap;
+	const uint64_t bad_modes[] = { 3, 31, 32, 63, 64, 0xffffffffull, ~0ull };
+	int i;
+
+	ASSERT_EQ(gang_enable(vm, KVM_GANG_MODE_STRICT, 0), 0);
+
+	for (i = 0; i < ARRAY_SIZE(bad_modes); i++) {
+		cap = (struct kvm_enable_cap) {
+			.cap = KVM_CAP_GANG, .args = { bad_modes[i] },
+		};
+		gang_enable_fails(vm, &cap, EINVAL, "unknown mode");
+	}
+
+	cap = (struct kvm_enable_cap) {
+		.cap = KVM_CAP_GANG, .flags = 1, .args = { KVM_GANG_MODE_STRICT },
+	};
+	gang_enable_fails(vm, &cap, EINVAL, "non-zero flags");
+
+	for (i = 2; i < 4; i++) {
+		cap = (struct kvm_enable_cap) {
+			.cap = KVM_CAP_GANG, .args = { KVM_GANG_MODE_RELAXED },
+		};
+		cap.args[i] = 1;
+		gang_enable_fails(vm, &cap, EINVAL, "non-zero unused arg");
+	}
+
+	cap = (struct kvm_enable_cap) {
+		.cap = KVM_CAP_GANG, .args = { KVM_GANG_MODE_STRICT, 1000 },
+	};
+	gang_enable_fails(vm, &cap, EINVAL, "threshold in strict mode");
+
+	cap = (struct kvm_enable_cap) {
+		.cap = KVM_CAP_GANG, .args = { KVM_GANG_MODE_OFF, 1000 },
+	};
+	gang_enable_fails(vm, &cap, EINVAL, "threshold in off mode");
+
+	cap = (struct kvm_enable_cap) {
+		.cap = KVM_CAP_GANG,
+		.args = { KVM_GANG_MODE_RELAXED, KVM_GANG_SKEW_NS_MAX + 1 },
+	};
+	gang_enable_fails(vm, &cap, E2BIG, "threshold above the maximum");
+
+	cap = (struct kvm_enable_cap) {
+		.cap = KVM_CAP_GANG, .args = { KVM_GANG_MODE_RELAXED, ~0ull },
+	};
+	gang_enable_fails(vm, &cap, E2BIG, "threshold of 2^64 - 1");
+
+	/* A refused change leaves the gang as it was. */
+	gang_assert_state(vm, "strict", 0, 0);
+	kvm_vm_free(vm);
+}
+
+TEST(busy_after_vcpu_created)
+{
+	struct kvm_enable_cap cap = { .cap = KVM_CAP_GANG };
+	struct kvm_vm *vm;
+
+	/* A VM whose vCPU exists cannot turn the gang on... */
+	vm = vm_create(1);
+	vm_vcpu_add(vm, 0, guest_code);
+	cap.args[0] = KVM_GANG_MODE_STRICT;
+	gang_enable_fails(vm, &cap, EBUSY, "strict after vCPU creation");
+	cap.args[0] = KVM_GANG_MODE_RELAXED;
+	gang_enable_fails(vm, &cap, EBUSY, "relaxed after vCPU creation");
+	ASSERT_EQ(gang_enable(vm, KVM_GANG_MODE_OFF, 0), 0);
+	kvm_vm_free(vm);
+
+	/* ...nor change an existing gang's mode or threshold, but turn it off. */
+	vm = vm_create(1);
+	ASSERT_EQ(gang_enable(vm, KVM_GANG_MODE_RELAXED, 1000000), 0);
+	vm_vcpu_add(vm, 0, guest_code);
+	cap.args[0] = KVM_GANG_MODE_STRICT;
+	gang_enable_fails(vm, &cap, EBUSY, "relaxed to strict with a vCPU");
+	cap.args[0] = KVM_GANG_MODE_RELAXED;
+	cap.args[1] = 2000000;
+	gang_enable_fails(vm, &cap, EBUSY, "new threshold with a vCPU");
+	gang_assert_state(vm, "relaxed", 1000000, 1);
+
+	ASSERT_EQ(gang_enable(vm, KVM_GANG_MODE_OFF, 0), 0);
+	gang_assert_state(vm, "off", 0, 1);
+	cap.args[0] = KVM_GANG_MODE_RELAXED;
+	cap.args[1] = 1000000;
+	gang_enable_fails(vm, &cap, EBUSY, "back on with a vCPU");
+	kvm_vm_free(vm);
+}
+
+/* Every vCPU created after the gang is on is a member and runs guest code. */
+static void run_gang_vm(unsigned int nr_vcpus)
+{
+	struct kvm_vcpu *vcpus[MANY_VCPUS];
+	struct kvm_vm *vm;
+	struct ucall uc;
+	unsigned int i;
+
+	vm = vm_create(nr_vcpus);
+	TEST_ASSERT(gang_enable(vm, KVM_GANG_MODE_STRICT, 0) == 0,
+		    "enable strict: %s", strerror(errno));
+	for (i = 0; i < nr_vcpus; i++) {
+		vcpus[i] = vm_vcpu_add(vm, i, guest_code);
+		gang_assert_state(vm, "strict", 0, i + 1);
+	}
+
+	for (i = 0; i < nr_vcpus; i++) {
+		vcpu_run(vcpus[i]);
+		TEST_ASSERT(get_ucall(vcpus[i], &uc) == UCALL_DONE,
+			    "vCPU %u: expected UCALL_DONE, got %lu", i, uc.cmd);
+	}
+	kvm_vm_free(vm);
+}
+
+TEST(members_1_vcpu)
+{
+	run_gang_vm(1);
+}
+
+TEST(members_2_vcpus)
+{
+	run_gang_vm(2);
+}
+
+TEST(members_many_vcpus)
+{
+	run_gang_vm(MANY_VCPUS);
+}
+
+/* Find @name in the stats of @stats_fd, check its shape, return its value. */
+static uint64_t gang_stat(int stats_fd, const char *name, uint32_t unit,
+			  int exponent)
+{
+	struct kvm_stats_header header;
+	struct kvm_stats_desc *descs, *desc;
+	uint64_t value;
+	int i;
+
+	read_stats_header(stats_fd, &header);
+	descs = read_stats_descriptors(stats_fd, &header);
+	for (i = 0; i < header.num_desc; i++) {
+		desc = get_stats_descriptor(descs, i, &header);
+		if (strcmp(desc->name, name))
+			continue;
+
+		TEST_ASSERT((desc->flags & KVM_STATS_TYPE_MASK) == KVM_STATS_TYPE_CUMULATIVE,
+			    "%s: not a cumulative stat (flags %#x)", name, desc->flags);
+		TEST_ASSERT((desc->flags & KVM_STATS_UNIT_MASK) == unit,
+			    "%s: unit %#x, expected %#x", name,
+			    desc->flags & KVM_STATS_UNIT_MASK, unit);
+		TEST_ASSERT((desc->flags & KVM_STATS_BASE_MASK) == KVM_STATS_BASE_POW10,
+			    "%s: base is not a power of 10", name);
+		TEST_ASSERT(desc->exponent == exponent,
+			    "%s: exponent %d, expected %d", name, desc->exponent,
+			    exponent);
+		TEST_ASSERT(desc->size == 1, "%s: size %u, expected 1", name,
+			    desc->size);
+		read_stat_data(stats_fd, &header, desc, &value, 1);
+		free(descs);
+		return value;
+	}
+	TEST_FAIL("stat %s not found", name);
+	return 0;
+}
+
+TEST(stats)
+{
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm;
+	int vm_fd, vcpu_fd;
+
+	vm = vm_create(1);
+	ASSERT_EQ(gang_enable(vm, KVM_GANG_MODE_STRICT, 0), 0);
+	vcpu = vm_vcpu_add(vm, 0, guest_code);
+	vcpu_run(vcpu);
+
+	vm_fd = vm_get_stats_fd(vm);
+	vcpu_fd = vcpu_get_stats_fd(vcpu);
+
+	/* Nothing co-stops the gang yet: every stat exists and reads 0. */
+	ASSERT_EQ(gang_stat(vm_fd, "gang_costops", KVM_STATS_UNIT_NONE, 0), 0);
+	ASSERT_EQ(gang_stat(vm_fd, "gang_stopped_ns", KVM_STATS_UNIT_SECONDS, -9), 0);
+	ASSERT_EQ(gang_stat(vcpu_fd, "gang_forced_exits", KVM_STATS_UNIT_NONE, 0), 0);
+	ASSERT_EQ(gang_stat(vcpu_fd, "gang_waits", KVM_STATS_UNIT_NONE, 0), 0);
+	ASSERT_EQ(gang_stat(vcpu_fd, "gang_wait_ns", KVM_STATS_UNIT_SECONDS, -9), 0);
+
+	close(vm_fd);
+	close(vcpu_fd);
+	kvm_vm_free(vm);
+}
+
+TEST_HARNESS_MAIN
