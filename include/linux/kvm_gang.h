@@ -30,25 +30,12 @@ struct kvm_gang {
 
 #ifdef CONFIG_KVM_GANG
 
-/* Appended to KVM_GENERIC_VM_STATS() / KVM_GENERIC_VCPU_STATS(). */
-#define KVM_GANG_VM_STATS()						\
-	, STATS_DESC_COUNTER(VM_GENERIC, gang_costops),			\
-	STATS_DESC_TIME_NSEC(VM_GENERIC, gang_stopped_ns)
-
-#define KVM_GANG_VCPU_STATS()						\
-	, STATS_DESC_COUNTER(VCPU_GENERIC, gang_forced_exits),		\
-	STATS_DESC_COUNTER(VCPU_GENERIC, gang_waits),			\
-	STATS_DESC_TIME_NSEC(VCPU_GENERIC, gang_wait_ns)
-
 int kvm_gang_check_extension(void);
 int kvm_gang_enable_cap(struct kvm *kvm, struct kvm_enable_cap *cap);
 void kvm_gang_vcpu_join(struct kvm_vcpu *vcpu);
 void kvm_gang_destroy(struct kvm *kvm);
 
 #else /* !CONFIG_KVM_GANG */
-
-#define KVM_GANG_VM_STATS()
-#define KVM_GANG_VCPU_STATS()
 
 static inline int kvm_gang_check_extension(void)
 {

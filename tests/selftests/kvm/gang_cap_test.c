@@ -136,7 +136,7 @@ TEST(invalid_args)
 {
 	struct kvm_vm *vm = vm_create_barebones();
 	struct kvm_enable_cap cap;
-	const uint64_t bad_modes[] = { 3, 31, 32, 63, 64, 0xffffffffull, ~0ull };
+	const u64 bad_modes[] = { 3, 31, 32, 63, 64, 0xffffffffull, ~0ull };
 	int i;
 
 	ASSERT_EQ(gang_enable(vm, KVM_GANG_MODE_STRICT, 0), 0);
@@ -266,7 +266,7 @@ static uint64_t gang_stat(int stats_fd, const char *name, uint32_t unit,
 {
 	struct kvm_stats_header header;
 	struct kvm_stats_desc *descs, *desc;
-	uint64_t value;
+	u64 value;
 	int i;
 
 	read_stats_header(stats_fd, &header);

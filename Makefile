@@ -1,0 +1,39 @@
+# kvm-gang: the front door.  `make help` lists what each target does.
+
+SHELL := /bin/bash
+
+.PHONY: help setup kernel kernel-debug kernel-vanilla testbed demo check clean
+
+help:
+	@echo "make demo           install, build, boot the TCG test bed, run a 4-vCPU VM with the gang on, print its stats"
+	@echo "make check          install, build and run every test; ends with 'N passed, N failed'"
+	@echo "make setup          install the Debian packages the project needs (root)"
+	@echo "make kernel         build the patched kernel and its UAPI headers in build/kernel"
+	@echo "make kernel-debug   same with lockdep and atomic-sleep checks, in build/kernel-debug"
+	@echo "make kernel-vanilla the unpatched kernel from the same source, in build/kernel-vanilla"
+	@echo "make testbed        build the selftests and gang_demo into build/vm-bin for scripts/vm-run"
+	@echo "make clean          remove build/ (caches in /var/cache/kvm-gang stay)"
+
+setup:
+	scripts/setup-host
+
+kernel: setup
+	scripts/kernel-build
+
+kernel-debug: setup
+	scripts/kernel-build --debug
+
+kernel-vanilla: setup
+	scripts/kernel-build --vanilla
+
+testbed: kernel
+	scripts/testbed-build
+
+demo: testbed
+	scripts/vm-run --smp 2 --timeout 600 -- gang_demo --vcpus 4 --mode strict
+
+check:
+	scripts/check
+
+clean:
+	rm -rf build
