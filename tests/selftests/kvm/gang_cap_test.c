@@ -231,7 +231,7 @@ static void run_gang_vm(unsigned int nr_vcpus)
 
 	vm = vm_create(nr_vcpus);
 	TEST_ASSERT(gang_enable(vm, KVM_GANG_MODE_STRICT, 0) == 0,
-		    "enable strict: %s", strerror(errno));
+		    "KVM_ENABLE_CAP(KVM_CAP_GANG, strict) failed");
 	for (i = 0; i < nr_vcpus; i++) {
 		vcpus[i] = vm_vcpu_add(vm, i, guest_code);
 		gang_assert_state(vm, "strict", 0, i + 1);
