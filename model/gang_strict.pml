@@ -2,18 +2,19 @@
  * Promela model of the kvm-gang strict-mode protocol (docs/strict-protocol.md).
  *
  * N vCPU threads of one VM run the KVM_RUN loop with a bounded budget of
- * events each (preemption, halt, guest entries, userspace exits), while a
- * signaller sends signals and an operator may switch the gang off once.
- * Every step names the kernel function that implements it.
+ * events each (host preemption, halt, guest entries, userspace exits),
+ * while a signaller sends signals and an operator may switch the gang off
+ * once.  Every step names the kernel function that implements it.
  *
  * The checker (make model) verifies, for every interleaving:
- *  - strict invariant: while a member is descheduled and its co-stop kicks
- *    have been sent, no other member executes guest code with
- *    vcpu->mode == IN_GUEST_MODE (EXITING_GUEST_MODE is the kick in flight);
- *  - no lost wake-up: no member sleeps in the gang wait queue while its
- *    wait condition holds and no wake-up is in flight;
- *  - no deadlock: every vCPU thread finishes its budget and leaves KVM_RUN
- *    (SPIN reports any other end state as invalid).
+ *  - strict invariant: no member executes guest code with vcpu->mode ==
+ *    IN_GUEST_MODE while a member is absent, i.e. preempted with its co-stop
+ *    kicks sent, or woken for the co-start barrier and not yet running
+ *    (EXITING_GUEST_MODE is the kick in flight, the allowed window);
+ *  - no lost wake-up: no member sleeps on the gang wait queue while its
+ *    wake condition holds and no wake-up is in flight;
+ *  - no deadlock or livelock: every vCPU thread finishes its budget and
+ *    leaves KVM_RUN (SPIN reports any other end state as invalid).
  */
 #ifndef N
 #define N 3
@@ -33,36 +34,56 @@
 #define GANG_STRICT	1
 
 byte gang_mode = GANG_STRICT;	/* kvm_gang.mode */
-byte nr_preempted;		/* kvm_gang.nr_preempted, under kvm_gang.lock */
-byte nr_waking;			/* co-starts between nr_preempted == 0 and wake_up_all() done */
-bit mode_waking;		/* mode switched off, wake_up_all() not done */
-byte nr_kicked_out;		/* members counted in nr_preempted whose kick loop finished */
+byte nr_absent;			/* kvm_gang.nr_absent, under kvm_gang.lock */
+byte nr_kicked_out;		/* preempted members whose kick loop finished */
+byte nr_waking;			/* wake-ups decided but wake_up_all() not done */
+byte nr_gathering;		/* members with member->gathering set */
 
 bit req[N];			/* KVM_REQ_GANG_STOP pending */
 byte vmode[N];			/* vcpu->mode */
 bit in_guest[N];		/* executing guest code */
-bit counted[N];			/* vcpu->gang_preempted: counted in nr_preempted */
+bit preempted[N];		/* member->preempted: counted in nr_absent */
 bit kicked_all[N];		/* co-stop kick loop of this preemption finished */
-bit waiting[N];			/* vcpu->gang_waiting: inside kvm_gang_wait() */
-bit asleep[N];			/* on the gang wait queue, task state not RUNNING */
-bit blocked[N];			/* inside schedule() in kvm_gang_wait() */
+bit asleep[N];			/* member->asleep, under kvm_gang.lock */
+bit gathering[N];		/* member->gathering: counted in nr_absent */
+bit onwq[N];			/* queued on costart_wq, not woken yet */
+bit blocked[N];			/* inside schedule() in kvm_gang_sleep() */
 bit sigpending[N];		/* signal_pending(current) */
 
-#define may_run(i)	(gang_mode != GANG_STRICT || nr_preempted == 0 || sigpending[i])
+#define may_run		(gang_mode != GANG_STRICT || nr_absent == 0)
+#define wake_cond(i)	(may_run || gathering[i] || sigpending[i])
+
+/*
+ * wake_up_all(&gang->costart_wq), outside kvm_gang.lock: one step, as it
+ * holds the wait-queue lock that prepare_to_wait_event() also takes.
+ */
+inline wake_all()
+{
+	atomic {
+		j = 0;
+		do
+		:: j < N -> onwq[j] = 0; j++
+		:: else -> break
+		od;
+		j = 0;
+		nr_waking--
+	}
+}
 
 /*
  * kvm_sched_out() -> kvm_gang_sched_out(): runqueue lock held, IRQs off.
- * Only a member that wants to run, is runnable and is not already waiting
- * for the gang co-stops it.  Kicks are kvm_make_request() followed by the
+ * A member that wants to run and is runnable is counted as absent (also when
+ * it was spinning in kvm_gang_wait()).  Kicks: kvm_make_request(), then the
  * cmpxchg of kvm_arch_vcpu_should_kick() and a reschedule IPI; nothing is
- * woken here.  Then the CPU runs something else until
- * kvm_sched_in() -> kvm_gang_sched_in() (preemption off, may wake).
+ * woken here.  Later kvm_sched_in() -> kvm_gang_sched_in() (preemption off,
+ * may wake): the last preempted member back marks the sleeping waiters as
+ * gathering, asks itself to wait for them, and wakes them.
  */
 inline preempt(i)
 {
 	if
-	:: gang_mode == GANG_STRICT && !waiting[i] ->
-		atomic { nr_preempted++; counted[i] = 1 }
+	:: gang_mode == GANG_STRICT ->
+		atomic { nr_absent++; preempted[i] = 1 }
 		j = 0;
 		do
 		:: j < N ->
@@ -85,29 +106,42 @@ inline preempt(i)
 	fi;
 	/* descheduled; later kvm_gang_sched_in() */
 	if
-	:: counted[i] ->
+	:: preempted[i] ->
 		atomic {
-			counted[i] = 0;
+			preempted[i] = 0;
 			if
 			:: kicked_all[i] -> kicked_all[i] = 0; nr_kicked_out--
 			:: else -> skip
 			fi;
-			nr_preempted--;
-			waker = (nr_preempted == 0);
+			gathered = 0;
+			if
+			:: nr_absent == 1 && gang_mode == GANG_STRICT ->
+				j = 0;
+				do
+				:: j < N ->
+					if
+					:: asleep[j] && !gathering[j] ->
+						gathering[j] = 1; nr_gathering++; nr_absent++; gathered = 1
+					:: else -> skip
+					fi;
+					j++
+				:: else -> break
+				od
+			:: else -> skip
+			fi;
+			nr_absent--;
+			waker = (nr_absent == 0 || gathered);
 			if
 			:: waker -> nr_waking++
 			:: else -> skip
 			fi
 		}
 		if
-		:: waker ->
-			/* co-start: wake_up_all(&gang->wq) after dropping the gang lock */
-			j = 0;
-			do
-			:: j < N -> asleep[j] = 0; j++
-			:: else -> break
-			od;
-			nr_waking--
+		:: gathered -> req[i] = 1
+		:: else -> skip
+		fi;
+		if
+		:: waker -> wake_all()
 		:: else -> skip
 		fi
 	:: else -> skip
@@ -117,8 +151,10 @@ inline preempt(i)
 proctype vcpu(byte i)
 {
 	byte j;
-	byte preempts = PREEMPTS, entries = 2, halts = 1, runs = 2;
-	bit waker;
+	byte preempts = PREEMPTS, entries = 2, halts = 1;
+	/* vCPU 0 also leaves KVM_RUN and comes back with a request pending. */
+	byte runs = (i == 0 -> 2 : 1);
+	bit waker, gathered;
 
 out:	/* outside KVM_RUN; userspace handles a pending signal */
 	sigpending[i] = 0;
@@ -139,7 +175,7 @@ loop_top:	/* vcpu_run() loop, before kvm_gang_vcpu_run() */
 	:: else -> skip
 	fi;
 	if
-	:: !may_run(i) -> goto wait
+	:: !may_run -> goto wait
 	:: else -> skip
 	fi;
 	/* vcpu_enter_guest(): may still be preempted before preempt_disable() */
@@ -172,32 +208,45 @@ halted:	/* kvm_vcpu_block(): not runnable, so kvm_sched_out() does not co-stop *
 	/* an interrupt or a signal wakes it */
 	goto loop_top;
 
-wait:	/* kvm_gang_wait(): bounded spin, then sleep on gang->wq */
-	waiting[i] = 1;
-recheck:
+wait:	/* kvm_gang_wait(): spin up to gang_spin_ns, then kvm_gang_sleep() */
 	if
-	:: may_run(i) -> goto wait_done
+	:: may_run -> goto loop_top
+	:: sigpending[i] -> goto exit_to_user	/* -EINTR, KVM_EXIT_INTR */
 	:: else -> skip
 	fi;
 	if
-	:: preempts > 0 -> preempts--; preempt(i)	/* not counted: waiting */
-	:: true -> skip				/* the spin budget ran out */
+	:: preempts > 0 -> preempts--; preempt(i)	/* counted: spinning */
+	:: true -> skip				/* the spin ran out */
 	fi;
-	asleep[i] = 1;				/* prepare_to_wait_event() */
+	/* kvm_gang_sleep() */
+	atomic { asleep[i] = 1 }		/* under kvm_gang.lock */
+	onwq[i] = 1;				/* prepare_to_wait_event() */
 	if
-	:: may_run(i) -> asleep[i] = 0		/* finish_wait() */
+	:: wake_cond(i) -> onwq[i] = 0		/* finish_wait() */
 	:: else ->
 		blocked[i] = 1;			/* schedule() */
-		(asleep[i] == 0);
+		(onwq[i] == 0);
 		blocked[i] = 0
 	fi;
-	goto recheck;
-wait_done:
-	waiting[i] = 0;
+	atomic {				/* under kvm_gang.lock */
+		asleep[i] = 0;
+		waker = 0;
+		if
+		:: gathering[i] ->
+			gathering[i] = 0; nr_gathering--; nr_absent--;
+			waker = (nr_absent == 0)
+		:: else -> skip
+		fi;
+		if
+		:: waker -> nr_waking++
+		:: else -> skip
+		fi
+	}
 	if
-	:: sigpending[i] -> goto exit_to_user	/* -EINTR, KVM_EXIT_INTR */
-	:: else -> goto loop_top
+	:: waker -> wake_all()			/* the barrier releases */
+	:: else -> skip
 	fi;
+	goto wait;
 
 exit_to_user:	/* KVM_RUN returns; vcpu_put(), wants_to_run = false */
 	goto out;
@@ -219,7 +268,7 @@ proctype signaller()
 		:: k = 1
 		:: k = N - 1
 		fi;
-		atomic { sigpending[k] = 1; asleep[k] = 0 }
+		atomic { sigpending[k] = 1; onwq[k] = 0 }
 	:: else -> break
 	od
 }
@@ -231,19 +280,15 @@ proctype operator()
 
 	if
 	:: true ->
-		atomic { gang_mode = GANG_OFF; mode_waking = 1 }
-		j = 0;
-		do
-		:: j < N -> asleep[j] = 0; j++
-		:: else -> break
-		od;
-		mode_waking = 0
+		atomic { gang_mode = GANG_OFF; nr_waking++ }
+		wake_all()
 	:: true -> skip
 	fi
 }
 
-#define guest_with_member_out(i)	(in_guest[i] && vmode[i] == IN_GUEST_MODE && nr_kicked_out > 0)
-#define lost_wakeup(i)	(blocked[i] && asleep[i] && may_run(i) && nr_waking == 0 && !mode_waking)
+#define absent_settled	(nr_kicked_out + nr_gathering > 0)
+#define guest_with_member_out(i)	(in_guest[i] && vmode[i] == IN_GUEST_MODE && absent_settled)
+#define lost_wakeup(i)	(blocked[i] && onwq[i] && wake_cond(i) && nr_waking == 0)
 
 /* Checked in every reachable state; N = 3 members. */
 active proctype monitor()
