@@ -2,7 +2,7 @@
 
 SHELL := /bin/bash
 
-.PHONY: help setup kernel kernel-debug kernel-vanilla testbed demo check clean
+.PHONY: help setup kernel kernel-debug kernel-vanilla testbed model demo check clean
 
 help:
 	@echo "make demo           install, build, boot the TCG test bed, run a 4-vCPU VM with the gang on, print its stats"
@@ -12,6 +12,7 @@ help:
 	@echo "make kernel-debug   same with lockdep and atomic-sleep checks, in build/kernel-debug"
 	@echo "make kernel-vanilla the unpatched kernel from the same source, in build/kernel-vanilla"
 	@echo "make testbed        build the selftests and gang_demo into build/vm-bin for scripts/vm-run"
+	@echo "make model          check the SPIN model of the strict protocol (and that its mutants fail)"
 	@echo "make clean          remove build/ (caches in /var/cache/kvm-gang stay)"
 
 setup:
@@ -28,6 +29,9 @@ kernel-vanilla: setup
 
 testbed: kernel
 	scripts/testbed-build
+
+model: setup
+	scripts/model-check
 
 demo: testbed
 	scripts/vm-run --smp 2 --timeout 600 -- gang_demo --vcpus 4 --mode strict

@@ -6,7 +6,11 @@
  * while a signaller sends signals and an operator may switch the gang off
  * once.  Every step names the kernel function that implements it.
  *
- * The checker (make model) verifies, for every interleaving:
+ * Mutants (-DMUTANT_NO_ENTRY_RECHECK, -DMUTANT_CHECK_BEFORE_QUEUE) drop
+ * the entry re-check of the request or queue the waiter after testing its
+ * condition; scripts/model-check requires SPIN to find an error in each.
+ *
+ * The checker verifies, for every interleaving:
  *  - strict invariant: no member executes guest code with vcpu->mode ==
  *    IN_GUEST_MODE while a member is absent, i.e. preempted with its co-stop
  *    kicks sent, or woken for the co-start barrier and not yet running
@@ -189,7 +193,11 @@ loop_top:	/* vcpu_run() loop, before kvm_gang_vcpu_run() */
 	fi;
 	vmode[i] = IN_GUEST_MODE;		/* smp_store_mb(vcpu->mode, IN_GUEST_MODE) */
 	if
+#ifndef MUTANT_NO_ENTRY_RECHECK
 	:: req[i] ->				/* kvm_vcpu_exit_request(): cancel entry */
+#else
+	:: false ->
+#endif
 		vmode[i] = OUTSIDE_GUEST_MODE;
 		goto loop_top
 	:: else -> in_guest[i] = 1
@@ -220,10 +228,17 @@ wait:	/* kvm_gang_wait(): spin up to gang_spin_ns, then kvm_gang_sleep() */
 	fi;
 	/* kvm_gang_sleep() */
 	atomic { asleep[i] = 1 }		/* under kvm_gang.lock */
+#ifndef MUTANT_CHECK_BEFORE_QUEUE
 	onwq[i] = 1;				/* prepare_to_wait_event() */
 	if
 	:: wake_cond(i) -> onwq[i] = 0		/* finish_wait() */
 	:: else ->
+#else
+	if
+	:: wake_cond(i) -> skip
+	:: else ->
+		onwq[i] = 1;
+#endif
 		blocked[i] = 1;			/* schedule() */
 		(onwq[i] == 0);
 		blocked[i] = 0

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
+#include "gang_util.h"
 #include "kvm_util.h"
 #include "test_util.h"
 #include "ucall_common.h"
@@ -32,16 +33,6 @@ struct gang_state {
 static void guest_code(void)
 {
 	GUEST_DONE();
-}
-
-static int gang_enable(struct kvm_vm *vm, uint64_t mode, uint64_t skew_ns)
-{
-	struct kvm_enable_cap cap = {
-		.cap = KVM_CAP_GANG,
-		.args = { mode, skew_ns },
-	};
-
-	return __vm_ioctl(vm, KVM_ENABLE_CAP, &cap);
 }
 
 /* Expect KVM_ENABLE_CAP(@cap) to fail with @err. */
@@ -260,40 +251,22 @@ TEST(members_many_vcpus)
 	run_gang_vm(MANY_VCPUS);
 }
 
-/* Find @name in the stats of @stats_fd, check its shape, return its value. */
-static uint64_t gang_stat(int stats_fd, const char *name, uint32_t unit,
-			  int exponent)
+/* Read @name from @stats_fd after checking its type, unit and exponent. */
+static u64 gang_stat(int stats_fd, const char *name, u32 unit, int exponent)
 {
-	struct kvm_stats_header header;
-	struct kvm_stats_desc *descs, *desc;
-	u64 value;
-	int i;
+	struct kvm_stats_desc desc;
+	u64 value = gang_read_stat(stats_fd, name, &desc);
 
-	read_stats_header(stats_fd, &header);
-	descs = read_stats_descriptors(stats_fd, &header);
-	for (i = 0; i < header.num_desc; i++) {
-		desc = get_stats_descriptor(descs, i, &header);
-		if (strcmp(desc->name, name))
-			continue;
-
-		TEST_ASSERT((desc->flags & KVM_STATS_TYPE_MASK) == KVM_STATS_TYPE_CUMULATIVE,
-			    "%s: not a cumulative stat (flags %#x)", name, desc->flags);
-		TEST_ASSERT((desc->flags & KVM_STATS_UNIT_MASK) == unit,
-			    "%s: unit %#x, expected %#x", name,
-			    desc->flags & KVM_STATS_UNIT_MASK, unit);
-		TEST_ASSERT((desc->flags & KVM_STATS_BASE_MASK) == KVM_STATS_BASE_POW10,
-			    "%s: base is not a power of 10", name);
-		TEST_ASSERT(desc->exponent == exponent,
-			    "%s: exponent %d, expected %d", name, desc->exponent,
-			    exponent);
-		TEST_ASSERT(desc->size == 1, "%s: size %u, expected 1", name,
-			    desc->size);
-		read_stat_data(stats_fd, &header, desc, &value, 1);
-		free(descs);
-		return value;
-	}
-	TEST_FAIL("stat %s not found", name);
-	return 0;
+	TEST_ASSERT((desc.flags & KVM_STATS_TYPE_MASK) == KVM_STATS_TYPE_CUMULATIVE,
+		    "%s: not a cumulative stat (flags %#x)", name, desc.flags);
+	TEST_ASSERT((desc.flags & KVM_STATS_UNIT_MASK) == unit,
+		    "%s: unit %#x, expected %#x", name,
+		    desc.flags & KVM_STATS_UNIT_MASK, unit);
+	TEST_ASSERT((desc.flags & KVM_STATS_BASE_MASK) == KVM_STATS_BASE_POW10,
+		    "%s: base is not a power of 10", name);
+	TEST_ASSERT(desc.exponent == exponent, "%s: exponent %d, expected %d",
+		    name, desc.exponent, exponent);
+	return value;
 }
 
 TEST(stats)
