@@ -125,23 +125,13 @@ static void sigusr1_handler(int sig)
 {
 }
 
-static void pin_to_cpu(pthread_t thread, int cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	TEST_ASSERT(!pthread_setaffinity_np(thread, sizeof(set), &set),
-		    "pin to CPU %d", cpu);
-}
-
 static void *vcpu_worker(void *arg)
 {
 	struct vcpu_thread *t = arg;
 	struct ucall uc;
 	int r;
 
-	pin_to_cpu(pthread_self(), t->cpu);
+	kvm_pin_this_task_to_pcpu(t->cpu);
 	for (;;) {
 		r = __vcpu_run(t->vcpu);
 		if (r == -1 && errno == EINTR) {
@@ -285,7 +275,7 @@ static void *hog_worker(void *arg)
 	struct hog *h = arg;
 	struct sched_param sp = { .sched_priority = 1 };
 
-	pin_to_cpu(pthread_self(), h->cpu);
+	kvm_pin_this_task_to_pcpu(h->cpu);
 	if (h->fifo)
 		TEST_ASSERT(!pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp),
 			    "SCHED_FIFO");
