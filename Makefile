@@ -2,7 +2,7 @@
 
 SHELL := /bin/bash
 
-.PHONY: help setup kernel kernel-debug kernel-vanilla testbed model demo check clean
+.PHONY: help setup kernel kernel-debug kernel-vanilla qemu testbed model demo check clean
 
 help:
 	@echo "make demo           install, build, boot the TCG test bed, run a 4-vCPU VM with the gang on, print its stats"
@@ -11,6 +11,7 @@ help:
 	@echo "make kernel         build the patched kernel and its UAPI headers in build/kernel"
 	@echo "make kernel-debug   same with lockdep and atomic-sleep checks, in build/kernel-debug"
 	@echo "make kernel-vanilla the unpatched kernel from the same source, in build/kernel-vanilla"
+	@echo "make qemu           build Debian's QEMU 7.2 with qemu-patches/ (-accel kvm,gang=on) into build/bin/qemu-system-x86_64"
 	@echo "make testbed        build the selftests and gang_demo into build/vm-bin for scripts/vm-run"
 	@echo "make model          check the SPIN model of the strict protocol (and that its mutants fail)"
 	@echo "make clean          remove build/ (caches in /var/cache/kvm-gang stay)"
@@ -26,6 +27,10 @@ kernel-debug: setup
 
 kernel-vanilla: setup
 	scripts/kernel-build --vanilla
+
+# The kernel's UAPI header is checked against QEMU's copy of KVM_CAP_GANG.
+qemu: setup kernel
+	scripts/qemu-build
 
 testbed: kernel
 	scripts/testbed-build

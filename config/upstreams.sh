@@ -9,6 +9,13 @@ LINUX_SRC_TARBALL=/usr/src/linux-source-6.12.tar.xz
 LINUX_VERSION=6.12.117
 LINUX_SUBLEVEL=117
 
+# Debian's qemu source package, exact version (fetched with apt-get source);
+# the extracted tree's VERSION file must say QEMU_VERSION or the build stops.
+# qemu-patches/ applies to this tree (Debian's own patches included).
+QEMU_SRC_PKG=qemu
+QEMU_SRC_VERSION=1:7.2+dfsg-7+deb12u18
+QEMU_VERSION=7.2.22
+
 # Caches live outside the clone and are keyed by content or version, so a
 # fresh clone reuses them and a change of pin cannot pick up a stale one.
 KVM_GANG_CACHE=${KVM_GANG_CACHE:-/var/cache/kvm-gang}
