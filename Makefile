@@ -12,7 +12,7 @@ help:
 	@echo "make kernel-debug   same with lockdep and atomic-sleep checks, in build/kernel-debug"
 	@echo "make kernel-vanilla the unpatched kernel from the same source, in build/kernel-vanilla"
 	@echo "make qemu           build Debian's QEMU 7.2 with qemu-patches/ (-accel kvm,gang=on) into build/bin/qemu-system-x86_64"
-	@echo "make testbed        build the selftests and gang_demo into build/vm-bin for scripts/vm-run"
+	@echo "make testbed        build the selftests, gang_demo, guest tests and QEMU into build/vm-bin for scripts/vm-run"
 	@echo "make model          check the SPIN model of the strict protocol (and that its mutants fail)"
 	@echo "make clean          remove build/ (caches in /var/cache/kvm-gang stay)"
 
@@ -32,7 +32,7 @@ kernel-vanilla: setup
 qemu: setup kernel
 	scripts/qemu-build
 
-testbed: kernel
+testbed: qemu
 	scripts/testbed-build
 
 model: setup
