@@ -9,5 +9,7 @@
 #define STACK_SHIFT	14
 #define STACK_SIZE	(1 << STACK_SHIFT)
 #define SIPI_PAGE	0x8000
+#define IRQ_VECTOR_FIRST	0x40	/* boot.S has stubs for 0x40..0x43 */
+#define NR_IRQ_VECTORS	4
 
 #endif

@@ -52,6 +52,25 @@ ap_start32:
 	call ap_main
 	jmp halt
 
+/*
+ * Interrupt entry for the vectors the tests use (IRQ_VECTOR_FIRST and up):
+ * save the registers, irq_dispatch(vector), return.
+ */
+.macro IRQ_STUB vec
+	.globl irq_stub_\vec
+irq_stub_\vec:
+	pushal
+	push $\vec
+	call irq_dispatch
+	add $4, %esp
+	popal
+	iret
+.endm
+	IRQ_STUB 0x40
+	IRQ_STUB 0x41
+	IRQ_STUB 0x42
+	IRQ_STUB 0x43
+
 	.code16
 	.globl sipi_start, sipi_end
 sipi_start:

@@ -14,6 +14,26 @@
 #define ICR_INIT	0x4500
 #define ICR_STARTUP	0x4600
 #define ICR_BUSY	(1 << 12)
+#define APIC_ID		0x20
+#define APIC_EOI	0xb0
+#define APIC_SVR	0xf0
+#define APIC_SVR_ENABLE	(1 << 8)
+#define PIT_HZ		1193182
+
+u32 tsc_khz;
+static u8 cpu_apic_id[MAX_CPUS];
+static u8 apic_to_cpu[256];
+static void (*irq_handlers[NR_IRQ_VECTORS])(void);
+
+struct idt_gate {
+	u16 offset_lo, selector;
+	u8 zero, type;
+	u16 offset_hi;
+} __attribute__((packed));
+
+static struct idt_gate idt[256] __attribute__((aligned(8)));
+
+extern char irq_stub_0x40[], irq_stub_0x41[], irq_stub_0x42[], irq_stub_0x43[];
 
 extern char sipi_start[], sipi_end[];
 extern volatile int nr_cpus_started;
@@ -281,9 +301,109 @@ static void apic_icr(u32 value)
 		cpu_relax();
 }
 
+static inline volatile u32 *apic_reg(u32 offset)
+{
+	return (volatile u32 *)(APIC_BASE + offset);
+}
+
+u64 udiv64(u64 n, u32 d)
+{
+	u64 q = 0, r = 0;
+	int bit;
+
+	for (bit = 63; bit >= 0; bit--) {
+		r = (r << 1) | ((n >> bit) & 1);
+		if (r >= d) {
+			r -= d;
+			q |= 1ull << bit;
+		}
+	}
+	return q;
+}
+
+void irq_dispatch(u32 vector);
+void irq_dispatch(u32 vector)
+{
+	void (*fn)(void) = irq_handlers[vector - IRQ_VECTOR_FIRST];
+
+	if (fn)
+		fn();
+	*apic_reg(APIC_EOI) = 0;
+}
+
+void handle_irq(int vector, void (*fn)(void))
+{
+	irq_handlers[vector - IRQ_VECTOR_FIRST] = fn;
+}
+
+static void set_gate(int vector, void *entry)
+{
+	u32 addr = (u32)entry;
+
+	idt[vector] = (struct idt_gate) {
+		.offset_lo = addr, .selector = CODE_SEL,
+		.type = 0x8e,	/* present, 32-bit interrupt gate */
+		.offset_hi = addr >> 16,
+	};
+}
+
+/* Every CPU: load the IDT, enable its local APIC, learn its APIC ID. */
+static void cpu_init(int cpu)
+{
+	struct {
+		u16 limit;
+		u32 base;
+	} __attribute__((packed)) idt_desc = { sizeof(idt) - 1, (u32)idt };
+	u8 id = *apic_reg(APIC_ID) >> 24;
+
+	asm volatile("lidt %0" : : "m"(idt_desc));
+	*apic_reg(APIC_SVR) = APIC_SVR_ENABLE | 0xff;
+	cpu_apic_id[cpu] = id;
+	apic_to_cpu[id] = cpu;
+}
+
+int smp_id(void)
+{
+	return apic_to_cpu[*apic_reg(APIC_ID) >> 24];
+}
+
+void send_ipi(int cpu, int vector)
+{
+	*apic_reg(APIC_ICR_HI) = (u32)cpu_apic_id[cpu] << 24;
+	*apic_reg(APIC_ICR_LO) = vector;
+	while (*apic_reg(APIC_ICR_LO) & ICR_BUSY)
+		cpu_relax();
+}
+
+void send_ipi_all_but_self(int vector)
+{
+	*apic_reg(APIC_ICR_HI) = 0;
+	*apic_reg(APIC_ICR_LO) = ICR_ALL_BUT_SELF | vector;
+	while (*apic_reg(APIC_ICR_LO) & ICR_BUSY)
+		cpu_relax();
+}
+
+/* TSC rate against PIT channel 2 counting down 10 ms (gate on port 0x61). */
+static void tsc_calibrate(void)
+{
+	u16 count = PIT_HZ / 100;
+	u64 t0, t1;
+
+	outb((inb(0x61) & ~0x02) | 0x01, 0x61);
+	outb(0xb0, 0x43);	/* channel 2, lobyte/hibyte, mode 0 */
+	outb(count & 0xff, 0x42);
+	outb(count >> 8, 0x42);
+	t0 = rdtsc();
+	while (!(inb(0x61) & 0x20))
+		;
+	t1 = rdtsc();
+	tsc_khz = udiv64(t1 - t0, 10);
+}
+
 void ap_main(int cpu);
 void ap_main(int cpu)
 {
+	cpu_init(cpu);
 	ap_fn(cpu);
 }
 
@@ -323,6 +443,16 @@ void boot_main(struct multiboot_info *mbi)
 	if (mbi->flags & (1 << 2))
 		cmdline = (const char *)mbi->cmdline;
 	printf("cmdline: %s\n", cmdline);
+	/* Mask the 8259s: the BIOS left the timer on a vector with no gate. */
+	outb(0xff, 0x21);
+	outb(0xff, 0xa1);
+	set_gate(0x40, irq_stub_0x40);
+	set_gate(0x41, irq_stub_0x41);
+	set_gate(0x42, irq_stub_0x42);
+	set_gate(0x43, irq_stub_0x43);
+	cpu_init(0);
+	tsc_calibrate();
+	printf("TSC: %u kHz\n", tsc_khz);
 	main();
 	exit(report_summary());
 }

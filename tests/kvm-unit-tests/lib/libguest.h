@@ -87,6 +87,53 @@ u32 arg_u32(const char *key, u32 fallback);
  */
 int smp_start(void (*fn)(int cpu), int nr_wanted);
 
+/* The CPU this code runs on: 0 is the boot CPU, then in start order. */
+int smp_id(void);
+
+/* TSC ticks per millisecond, measured against the PIT at boot. */
+extern u32 tsc_khz;
+u64 udiv64(u64 n, u32 d);
+static inline u32 tsc_to_us(u64 cycles)
+{
+	return udiv64(cycles * 1000, tsc_khz);
+}
+
+static inline u64 us_to_tsc(u32 us)
+{
+	return udiv64((u64)us * tsc_khz, 1000);
+}
+
+static inline u32 atomic_fetch_inc(volatile u32 *v)
+{
+	return __atomic_fetch_add(v, 1, __ATOMIC_SEQ_CST);
+}
+
+/*
+ * Interrupts: handle_irq() installs fn for vector (IRQ_VECTOR_FIRST ..
+ * + NR_IRQ_VECTORS - 1) on every CPU; fn runs with interrupts off and the
+ * local APIC's EOI is written after it.  send_ipi() sends a fixed IPI to
+ * one CPU (by smp_id()), send_ipi_all_but_self() to every other CPU.
+ */
+void handle_irq(int vector, void (*fn)(void));
+void send_ipi(int cpu, int vector);
+void send_ipi_all_but_self(int vector);
+
+static inline void irq_enable(void)
+{
+	asm volatile("sti" ::: "memory");
+}
+
+static inline void irq_disable(void)
+{
+	asm volatile("cli" ::: "memory");
+}
+
+/* Sleep until an interrupt: sti's shadow covers hlt, so none is lost. */
+static inline void safe_halt(void)
+{
+	asm volatile("sti; hlt" ::: "memory");
+}
+
 int main(void);
 
 #endif
