@@ -2,7 +2,7 @@
 
 SHELL := /bin/bash
 
-.PHONY: help setup kernel kernel-debug kernel-vanilla qemu testbed model demo check clean
+.PHONY: help setup kernel kernel-debug kernel-vanilla qemu testbed model bench demo check clean
 
 help:
 	@echo "make demo           install, build, boot the TCG test bed, run a 4-vCPU VM with the gang on, print its stats"
@@ -13,6 +13,7 @@ help:
 	@echo "make kernel-vanilla the unpatched kernel from the same source, in build/kernel-vanilla"
 	@echo "make qemu           build Debian's QEMU 7.2 with qemu-patches/ (-accel kvm,gang=on) into build/bin/qemu-system-x86_64"
 	@echo "make testbed        build the selftests, gang_demo, guest tests and QEMU into build/vm-bin for scripts/vm-run"
+	@echo "make bench          run the spinlock/skew/IPI benchmark in the test bed, print the table, plot docs/bench/spinlock.png"
 	@echo "make model          check the SPIN model of the strict protocol (and that its mutants fail)"
 	@echo "make clean          remove build/ (caches in /var/cache/kvm-gang stay)"
 
@@ -37,6 +38,9 @@ testbed: qemu
 
 model: setup
 	scripts/model-check
+
+bench: testbed
+	scripts/bench
 
 demo: testbed
 	scripts/vm-run --smp 2 --timeout 600 -- gang_demo --vcpus 4 --mode strict
