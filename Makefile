@@ -2,7 +2,7 @@
 
 SHELL := /bin/bash
 
-.PHONY: help setup kernel kernel-debug kernel-vanilla qemu testbed model bench demo check clean
+.PHONY: help setup kernel kernel-debug kernel-vanilla qemu libvirt testbed model bench demo check clean
 
 help:
 	@echo "make demo           install, build, boot the TCG test bed, run a 4-vCPU VM with the gang on, print its stats"
@@ -12,6 +12,7 @@ help:
 	@echo "make kernel-debug   same with lockdep and atomic-sleep checks, in build/kernel-debug"
 	@echo "make kernel-vanilla the unpatched kernel from the same source, in build/kernel-vanilla"
 	@echo "make qemu           build Debian's QEMU 7.2 with qemu-patches/ (-accel kvm,gang=on) into build/bin/qemu-system-x86_64"
+	@echo "make libvirt        build gang-probe and gangctl (libvirt-hooks/) into build/libvirt; libvirt-hooks/install installs them"
 	@echo "make testbed        build the selftests, gang_demo, guest tests and QEMU into build/vm-bin for scripts/vm-run"
 	@echo "make bench          run the spinlock/skew/IPI benchmark in the test bed, print the table, plot docs/bench/spinlock.png"
 	@echo "make model          check the SPIN model of the strict protocol (and that its mutants fail)"
@@ -32,6 +33,10 @@ kernel-vanilla: setup
 # The kernel's UAPI header is checked against QEMU's copy of KVM_CAP_GANG.
 qemu: setup kernel
 	scripts/qemu-build
+
+# gang-probe takes KVM_CAP_GANG from the kernel's UAPI headers.
+libvirt: setup kernel
+	$(MAKE) -C libvirt-hooks
 
 testbed: qemu
 	scripts/testbed-build
