@@ -380,6 +380,22 @@ gangDefRead(xmlXPathContextPtr ctxt, struct gangDef *def)
 }
 
 /*
+ * Parse the domain XML @xml into @doc and @ctxt (the caller frees both,
+ * also on failure) and read its gang-relevant parts into @def.
+ */
+static int
+gangDefParse(const char *xml, xmlDocPtr *doc, xmlXPathContextPtr *ctxt,
+             struct gangDef *def)
+{
+    if (!(*doc = xmlReadMemory(xml, strlen(xml), "domain.xml", NULL,
+                               XML_PARSE_NONET)))
+        return -1;
+    if (!(*ctxt = xmlXPathNewContext(*doc)))
+        return -1;
+    return gangDefRead(*ctxt, def);
+}
+
+/*
  * The first problem the kvm-gang hook would veto in @def, apart from the
  * host capability, written into @buf; false when there is none.  The
  * wording follows the hook's.
@@ -594,10 +610,7 @@ collectGangCPUs(virConnectPtr conn, virDomainPtr self, char **owner)
             goto cleanup;
         }
         memset(&def, 0, sizeof(def));
-        if ((doc = xmlReadMemory(xml, strlen(xml), "domain.xml", NULL,
-                                 XML_PARSE_NONET)) &&
-            (ctxt = xmlXPathNewContext(doc)) &&
-            gangDefRead(ctxt, &def) == 0) {
+        if (gangDefParse(xml, &doc, &ctxt, &def) == 0) {
             for (v = 0; v < def.nvcpus; v++) {
                 if (def.vcpuCPU[v] >= 0 && !owner[def.vcpuCPU[v]] &&
                     !(owner[def.vcpuCPU[v]] = strdup(name))) {
@@ -694,10 +707,7 @@ cmdEnable(virConnectPtr conn, const char *name, const struct gangOptions *opts)
         domVirError(name, "cannot read the definition");
         goto cleanup;
     }
-    if (!(doc = xmlReadMemory(xml, strlen(xml), "domain.xml", NULL,
-                              XML_PARSE_NONET)) ||
-        !(ctxt = xmlXPathNewContext(doc)) ||
-        gangDefRead(ctxt, &def) < 0) {
+    if (gangDefParse(xml, &doc, &ctxt, &def) < 0) {
         domError(name, "cannot parse the domain definition");
         goto cleanup;
     }
@@ -1067,10 +1077,7 @@ cmdStatus(virConnectPtr conn, const char *name)
         domVirError(name, "cannot read the definition");
         goto cleanup;
     }
-    if (!(doc = xmlReadMemory(xml, strlen(xml), "domain.xml", NULL,
-                              XML_PARSE_NONET)) ||
-        !(ctxt = xmlXPathNewContext(doc)) ||
-        gangDefRead(ctxt, &def) < 0) {
+    if (gangDefParse(xml, &doc, &ctxt, &def) < 0) {
         domError(name, "cannot parse the domain definition");
         goto cleanup;
     }
@@ -1178,10 +1185,7 @@ cmdList(virConnectPtr conn)
             goto cleanup;
         }
         memset(&def, 0, sizeof(def));
-        if ((doc = xmlReadMemory(xml, strlen(xml), "domain.xml", NULL,
-                                 XML_PARSE_NONET)) &&
-            (ctxt = xmlXPathNewContext(doc)) &&
-            gangDefRead(ctxt, &def) == 0) {
+        if (gangDefParse(xml, &doc, &ctxt, &def) == 0) {
             for (v = 0; v < def.nvcpus; v++)
                 printf(" %u:%s", v, def.vcpupin[v] ? def.vcpupin[v] : "-");
         }
