@@ -1,7 +1,8 @@
 # shellcheck shell=sh
 # Shell functions for driving the patched QEMU inside the test bed (busybox
-# sh): start it with QMP on a pipe chardev (the test bed has no unix
-# sockets), pin its vCPU threads, run a CPU hog, wait with a bound.
+# sh): start it with QMP on a pipe chardev (the test bed has no QMP
+# tooling; FIFOs need none), pin its vCPU threads, run a CPU hog, wait
+# with a bound.
 # Sourced by tests/qemu/testbed-e2e and tests/kvm-unit-tests/run_tests.sh.
 
 QEMU=/opt/kvm-gang/bin/qemu/bin/qemu-system-x86_64

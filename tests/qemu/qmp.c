@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * qmp: a minimal QMP client for the test bed, where no QMP tooling and no
- * unix sockets exist (the kernel is tinyconfig-based, without networking).
+ * qmp: a minimal QMP client for the test bed, which has no QMP tooling:
+ * a pipe chardev needs neither sockets nor a client library.
  * QEMU's monitor sits on a pipe chardev (-chardev pipe,id=X,path=BASE
  * -mon chardev=X,mode=control: FIFOs BASE.in and BASE.out); the session
  * outlives each call, so the first call sends qmp_capabilities itself.
