@@ -2,38 +2,107 @@
 /*
  * KVM gang scheduling, arch-neutral core: the per-VM gang descriptor, the
  * KVM_CAP_GANG capability that selects its mode, membership of the VM's
- * vCPUs, the strict-mode co-stop (kvm_sched_out()), co-start
- * (kvm_sched_in()) and the wait before guest entry, and a debugfs view.
- * The host scheduler is not touched: the gang only reacts to what the
- * preempt notifiers report.  docs/strict-protocol.md has the protocol.
+ * vCPUs, the gate every member passes before guest entry, the co-stop
+ * (kvm_sched_out(), or the relaxed skew timer), the co-start
+ * (kvm_sched_in()) and a debugfs view.  The host scheduler is not touched:
+ * the gang only reacts to what the preempt notifiers report, and deciding
+ * who runs together is left to the host scheduler (or a sched_ext policy).
+ * docs/strict-protocol.md has the protocol and the contexts of each step.
  */
 #include <linux/kvm_host.h>
 #include <linux/kvm_gang.h>
 #include <linux/debugfs.h>
+#include <linux/hrtimer.h>
+#include <linux/irq_work.h>
+#include <linux/moduleparam.h>
+#include <linux/rcuwait.h>
 #include <linux/sched/signal.h>
+#include <linux/sched/stat.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
+#include <linux/string.h>
 
 #include <trace/events/ipi.h>
 #include <trace/events/kvm.h>
 
-/*
- * A waiter spins this long before it sleeps, like halt_poll_ns: long enough
- * to catch a co-start (and the co-start barrier's gathering) without paying
- * a wake-up, short enough not to burn a CPU that a preempted member needs.
- */
-static unsigned long gang_spin_ns = 50 * NSEC_PER_USEC;
-module_param(gang_spin_ns, ulong, 0644);
-
-#define KVM_GANG_SUPPORTED_MODES	(BIT(KVM_GANG_MODE_OFF) |	\
-					 BIT(KVM_GANG_MODE_STRICT) |	\
-					 BIT(KVM_GANG_MODE_RELAXED))
+DEFINE_STATIC_KEY_FALSE(kvm_gang_active);
 
 static const char * const kvm_gang_mode_names[] = {
 	[KVM_GANG_MODE_OFF]	= "off",
 	[KVM_GANG_MODE_STRICT]	= "strict",
 	[KVM_GANG_MODE_RELAXED]	= "relaxed",
 };
+
+#define KVM_GANG_SUPPORTED_MODES	(BIT(KVM_GANG_MODE_OFF) |	\
+					 BIT(KVM_GANG_MODE_STRICT) |	\
+					 BIT(KVM_GANG_MODE_RELAXED))
+
+/*
+ * A waiter spins this long before it sleeps, like halt_poll_ns: long enough
+ * to catch a short preemption of a sibling without paying a wake-up.  The
+ * spin also ends as soon as the scheduler wants the CPU (need_resched()) or
+ * another task is runnable here, so the bound only limits wasted cycles.
+ */
+#define KVM_GANG_SPIN_NS_MAX	(1 * NSEC_PER_MSEC)
+static unsigned long gang_spin_ns = 50 * NSEC_PER_USEC;
+
+static int gang_spin_ns_set(const char *val, const struct kernel_param *kp)
+{
+	unsigned long ns;
+	int r;
+
+	r = kstrtoul(val, 0, &ns);
+	if (r)
+		return r;
+	if (ns > KVM_GANG_SPIN_NS_MAX)
+		return -ERANGE;
+	WRITE_ONCE(gang_spin_ns, ns);
+	return 0;
+}
+
+static const struct kernel_param_ops gang_spin_ns_ops = {
+	.set = gang_spin_ns_set,
+	.get = param_get_ulong,
+};
+module_param_cb(gang_spin_ns, &gang_spin_ns_ops, &gang_spin_ns, 0644);
+
+/*
+ * Test switch: the gang mode a VM gets when its first vCPU is created and
+ * userspace did not turn a gang on itself ("off" by default), so that
+ * existing KVM tests run with every VM in a gang.  Turning it on takes a
+ * reference on kvm_gang_active for as long as it stays on.
+ */
+static unsigned int gang_default_mode = KVM_GANG_MODE_OFF;
+static DEFINE_MUTEX(gang_default_mode_lock);
+
+static int gang_default_mode_set(const char *val, const struct kernel_param *kp)
+{
+	int mode = sysfs_match_string(kvm_gang_mode_names, val);
+
+	if (mode < 0)
+		return -EINVAL;
+
+	mutex_lock(&gang_default_mode_lock);
+	if (gang_default_mode == KVM_GANG_MODE_OFF && mode != KVM_GANG_MODE_OFF)
+		static_branch_inc(&kvm_gang_active);
+	else if (gang_default_mode != KVM_GANG_MODE_OFF && mode == KVM_GANG_MODE_OFF)
+		static_branch_dec(&kvm_gang_active);
+	WRITE_ONCE(gang_default_mode, mode);
+	mutex_unlock(&gang_default_mode_lock);
+	return 0;
+}
+
+static int gang_default_mode_get(char *buf, const struct kernel_param *kp)
+{
+	return sysfs_emit(buf, "%s\n",
+			  kvm_gang_mode_names[READ_ONCE(gang_default_mode)]);
+}
+
+static const struct kernel_param_ops gang_default_mode_ops = {
+	.set = gang_default_mode_set,
+	.get = gang_default_mode_get,
+};
+module_param_cb(gang_default_mode, &gang_default_mode_ops, NULL, 0644);
 
 int kvm_gang_check_extension(void)
 {
@@ -69,6 +138,18 @@ static int kvm_gang_parse_cap(const struct kvm_enable_cap *cap,
 	return 0;
 }
 
+static unsigned int kvm_gang_nr_absent(struct kvm_gang *gang)
+{
+	return gang->nr_preempted + gang->nr_gathering;
+}
+
+/* The gate is open: members may enter guest mode. */
+static bool kvm_gang_open(struct kvm_gang *gang)
+{
+	return READ_ONCE(gang->mode) == KVM_GANG_MODE_OFF ||
+	       !READ_ONCE(gang->stopped);
+}
+
 static int kvm_gang_debugfs_show(struct seq_file *m, void *unused)
 {
 	struct kvm *kvm = m->private;
@@ -76,10 +157,15 @@ static int kvm_gang_debugfs_show(struct seq_file *m, void *unused)
 
 	mutex_lock(&kvm->lock);
 	gang = kvm->gang;
-	seq_printf(m, "mode: %s\n", kvm_gang_mode_names[gang->mode]);
-	seq_printf(m, "skew_ns: %llu\n", gang->skew_ns);
+	seq_printf(m, "mode: %s\n", kvm_gang_mode_names[READ_ONCE(gang->mode)]);
+	seq_printf(m, "skew_ns: %llu\n", READ_ONCE(gang->skew_ns));
 	seq_printf(m, "members: %u\n", gang->nr_members);
-	seq_printf(m, "absent: %u\n", READ_ONCE(gang->nr_absent));
+	seq_printf(m, "stopped: %d\n", READ_ONCE(gang->stopped));
+	seq_printf(m, "absent: %u\n", READ_ONCE(gang->nr_preempted) +
+		   READ_ONCE(gang->nr_gathering));
+	seq_printf(m, "preempted: %u\n", READ_ONCE(gang->nr_preempted));
+	seq_printf(m, "gathering: %u\n", READ_ONCE(gang->nr_gathering));
+	seq_printf(m, "asleep: %u\n", READ_ONCE(gang->nr_asleep));
 	mutex_unlock(&kvm->lock);
 	return 0;
 }
@@ -115,145 +201,16 @@ static const struct file_operations kvm_gang_debugfs_fops = {
 	.release	= kvm_gang_debugfs_release,
 };
 
-static struct kvm_gang *kvm_gang_create(struct kvm *kvm)
-{
-	struct kvm_gang *gang;
-
-	lockdep_assert_held(&kvm->lock);
-
-	gang = kzalloc(sizeof(*gang), GFP_KERNEL_ACCOUNT);
-	if (!gang)
-		return NULL;
-
-	raw_spin_lock_init(&gang->lock);
-	init_waitqueue_head(&gang->costart_wq);
-
-	/* Removed with the rest of the VM's debugfs directory. */
-	debugfs_create_file("gang", 0444, kvm->debugfs_dentry, kvm,
-			    &kvm_gang_debugfs_fops);
-	return gang;
-}
-
 /*
- * Turning the gang on (or switching between strict and relaxed) is only
- * allowed before the first vCPU is created, so every vCPU joins a gang whose
- * mode is already settled; -EBUSY afterwards.  Turning it off is allowed at
- * any time.  kvm->lock orders this against kvm_vm_ioctl_create_vcpu(), which
- * bumps created_vcpus under the same lock.
- */
-int kvm_gang_enable_cap(struct kvm *kvm, struct kvm_enable_cap *cap)
-{
-	struct kvm_gang *gang;
-	u64 skew_ns;
-	u32 mode;
-	int r;
-
-	r = kvm_gang_parse_cap(cap, &mode, &skew_ns);
-	if (r)
-		return r;
-
-	mutex_lock(&kvm->lock);
-	gang = kvm->gang;
-	if (mode != KVM_GANG_MODE_OFF && kvm->created_vcpus) {
-		r = -EBUSY;
-		goto out_unlock;
-	}
-
-	if (!gang) {
-		/* Off without a gang: nothing to record, nothing to free. */
-		if (mode == KVM_GANG_MODE_OFF)
-			goto out_unlock;
-
-		gang = kvm_gang_create(kvm);
-		if (!gang) {
-			r = -ENOMEM;
-			goto out_unlock;
-		}
-		kvm->gang = gang;
-	}
-
-	WRITE_ONCE(gang->skew_ns, skew_ns);
-	WRITE_ONCE(gang->mode, mode);
-	/* Turned off: release every member waiting for a co-start. */
-	if (mode == KVM_GANG_MODE_OFF)
-		wake_up_all(&gang->costart_wq);
-
-out_unlock:
-	mutex_unlock(&kvm->lock);
-	return r;
-}
-
-/* Called under kvm->lock once the vCPU is online; vCPUs leave with the VM. */
-void kvm_gang_vcpu_join(struct kvm_vcpu *vcpu)
-{
-	struct kvm_gang *gang = vcpu->kvm->gang;
-
-	lockdep_assert_held(&vcpu->kvm->lock);
-
-	if (!gang)
-		return;
-
-	gang->nr_members++;
-}
-
-/*
- * Called from kvm_destroy_vm() after the vCPUs and the VM's debugfs directory
- * are gone, so nothing can reach the gang any more.
- */
-void kvm_gang_destroy(struct kvm *kvm)
-{
-	kfree(kvm->gang);
-	kvm->gang = NULL;
-}
-
-static bool kvm_gang_strict(struct kvm_gang *gang)
-{
-	return READ_ONCE(gang->mode) == KVM_GANG_MODE_STRICT;
-}
-
-/* A member may enter guest mode unless a strict gang misses a member. */
-static bool kvm_gang_may_run(struct kvm_gang *gang)
-{
-	return !kvm_gang_strict(gang) || !READ_ONCE(gang->nr_absent);
-}
-
-/* A member that must be back on a CPU first: the gang stops. */
-static void kvm_gang_absent_inc(struct kvm *kvm, struct kvm_gang *gang)
-{
-	lockdep_assert_held(&gang->lock);
-
-	if (!gang->nr_absent) {
-		gang->costop_start_ns = ktime_get_ns();
-		kvm->stat.generic.gang_costops++;
-	}
-	WRITE_ONCE(gang->nr_absent, gang->nr_absent + 1);
-}
-
-/* The member is back; true if it was the last one: the gang runs again. */
-static bool kvm_gang_absent_dec(struct kvm *kvm, struct kvm_gang *gang,
-				u64 *stopped_ns)
-{
-	lockdep_assert_held(&gang->lock);
-
-	WRITE_ONCE(gang->nr_absent, gang->nr_absent - 1);
-	if (gang->nr_absent)
-		return false;
-
-	*stopped_ns = ktime_get_ns() - gang->costop_start_ns;
-	kvm->stat.generic.gang_stopped_ns += *stopped_ns;
-	return true;
-}
-
-/*
- * Take @vcpu out of guest mode for a co-stop: the request makes it stop
- * before its next guest entry, the IPI makes a member that is in guest mode
- * exit now (a reschedule IPI is an external-interrupt exit on SVM and VMX).
- * This is kvm_vcpu_kick() without its wake-up: the caller holds a runqueue
- * lock, and a member that sleeps (halted or waiting) looks at the gang again
- * before it enters guest mode, so it must not be woken.  The ordering is the
- * one of Documentation/virt/kvm/vcpu-requests.rst: kvm_make_request() and the
+ * Take @vcpu out of guest mode for a co-stop: the request makes it re-check
+ * the gate before its next guest entry, the IPI makes a member that is in
+ * guest mode exit now (a reschedule IPI is an external-interrupt exit on
+ * SVM and VMX).  This is kvm_vcpu_kick() without its wake-up: a member that
+ * sleeps (halted or at the gate) passes the gate before it enters guest
+ * mode, so waking it would only burn a wake-up.  The ordering is the one of
+ * Documentation/virt/kvm/vcpu-requests.rst: kvm_make_request() and the
  * cmpxchg() in kvm_arch_vcpu_should_kick() pair with the smp_store_mb() of
- * vcpu->mode and the request check in vcpu_enter_guest().
+ * vcpu->mode and the request check in the arch run loop.
  */
 static void kvm_gang_kick(struct kvm_vcpu *vcpu)
 {
@@ -270,159 +227,502 @@ static void kvm_gang_kick(struct kvm_vcpu *vcpu)
 		smp_send_reschedule(cpu);
 }
 
-/*
- * Called from kvm_sched_out(), inside __schedule() with the runqueue lock
- * held and IRQs off: no sleeping and no wake-ups here.  A member that wants
- * to run and is still runnable (vcpu->preempted) lost its CPU: count it as
- * absent and co-stop every other member.  That includes a member preempted
- * while it spins in kvm_gang_wait(), or a co-start during its absence would
- * let its siblings run without it.  A member asleep in kvm_gang_wait() or
- * halted is not runnable and never counted here.
- */
-void kvm_gang_sched_out(struct kvm_vcpu *vcpu)
+/* Hard IRQ context: one pass over the members per co-stop. */
+static void kvm_gang_kick_members(struct kvm_gang *gang)
 {
-	struct kvm_gang *gang = vcpu->kvm->gang;
-	struct kvm_vcpu *sibling;
-	unsigned int nr_absent;
+	struct kvm_vcpu *vcpu;
 	unsigned long i;
 
-	if (!gang || !kvm_gang_strict(gang) || !READ_ONCE(vcpu->preempted))
+	/* Reopened meanwhile: nobody needs to leave guest mode any more. */
+	if (kvm_gang_open(gang))
+		return;
+
+	kvm_for_each_vcpu(i, vcpu, gang->kvm)
+		kvm_gang_kick(vcpu);
+}
+
+static void kvm_gang_kick_work(struct irq_work *work)
+{
+	kvm_gang_kick_members(container_of(work, struct kvm_gang, kick_work));
+}
+
+/* Close the gate; the caller kicks the members once @gang->lock is dropped. */
+static void kvm_gang_costop(struct kvm_gang *gang, unsigned int vcpu_id)
+{
+	lockdep_assert_held(&gang->lock);
+
+	WRITE_ONCE(gang->stopped, true);
+	gang->costop_start_ns = ktime_get_ns();
+	gang->kvm->stat.generic.gang_costops++;
+	trace_kvm_gang_costop(vcpu_id, kvm_gang_nr_absent(gang));
+}
+
+/* Open the gate: no member is absent any more. */
+static void kvm_gang_costart(struct kvm_gang *gang, unsigned int vcpu_id)
+{
+	u64 stopped_ns;
+
+	lockdep_assert_held(&gang->lock);
+
+	/* Not waiting for the skew timer's callback, which may run now. */
+	hrtimer_try_to_cancel(&gang->skew_timer);
+	if (!gang->stopped)
+		return;
+
+	WRITE_ONCE(gang->stopped, false);
+	stopped_ns = ktime_get_ns() - gang->costop_start_ns;
+	gang->kvm->stat.generic.gang_stopped_ns += stopped_ns;
+	trace_kvm_gang_costart(vcpu_id, stopped_ns);
+}
+
+/*
+ * The last preempted member is back while the gate is closed: every member
+ * asleep at the gate is woken and counts as absent ("gathering") until it is
+ * on a CPU again, so nobody enters guest mode while a woken sibling still
+ * waits in a runqueue.  Members only sleep while a member is preempted (see
+ * kvm_gang_sleep()), so after this nobody sleeps at the gate until the next
+ * preemption: members cannot keep waking each other.  True if any member
+ * was marked; the caller wakes them once @gang->lock is dropped.
+ */
+static bool kvm_gang_gather(struct kvm_gang *gang)
+{
+	struct kvm_gang_member *member;
+	struct kvm_vcpu *vcpu;
+	bool marked = false;
+	unsigned long i;
+
+	lockdep_assert_held(&gang->lock);
+
+	kvm_for_each_vcpu(i, vcpu, gang->kvm) {
+		member = &vcpu->gang_member;
+		if (member->asleep && member->absent == KVM_GANG_PRESENT) {
+			member->absent = KVM_GANG_GATHERING;
+			gang->nr_gathering++;
+			marked = true;
+		}
+	}
+	return marked;
+}
+
+/* Wake what kvm_gang_gather() marked; a spurious wake-up is harmless. */
+static void kvm_gang_wake_gathering(struct kvm_gang *gang)
+{
+	struct kvm_vcpu *vcpu;
+	unsigned long i;
+
+	kvm_for_each_vcpu(i, vcpu, gang->kvm) {
+		if (READ_ONCE(vcpu->gang_member.absent) == KVM_GANG_GATHERING)
+			__kvm_vcpu_wake_up(vcpu);
+	}
+}
+
+/*
+ * @vcpu is on a CPU again: it no longer counts as absent.  Returns true if
+ * sleepers were marked gathering and must be woken.  Runs whatever the mode
+ * is now, so the counts always balance.
+ */
+static bool kvm_gang_member_back(struct kvm_gang *gang, struct kvm_vcpu *vcpu)
+{
+	struct kvm_gang_member *member = &vcpu->gang_member;
+	bool marked = false;
+
+	lockdep_assert_held(&gang->lock);
+
+	switch (member->absent) {
+	case KVM_GANG_PRESENT:
+		return false;
+	case KVM_GANG_PREEMPTED:
+		gang->nr_preempted--;
+		if (!gang->nr_preempted && gang->stopped && gang->nr_asleep)
+			marked = kvm_gang_gather(gang);
+		break;
+	case KVM_GANG_GATHERING:
+		gang->nr_gathering--;
+		break;
+	}
+	member->absent = KVM_GANG_PRESENT;
+
+	if (!kvm_gang_nr_absent(gang))
+		kvm_gang_costart(gang, vcpu->vcpu_id);
+	return marked;
+}
+
+/*
+ * Relaxed mode, hard IRQ context: co-stop once the gang has missed a member
+ * for skew_ns without a break; re-arm for the rest if the absence that armed
+ * the timer ended and a newer one began meanwhile.
+ */
+static enum hrtimer_restart kvm_gang_skew_timer_fn(struct hrtimer *timer)
+{
+	struct kvm_gang *gang = container_of(timer, struct kvm_gang, skew_timer);
+	enum hrtimer_restart restart = HRTIMER_NORESTART;
+	u64 absent_ns, skew_ns = READ_ONCE(gang->skew_ns);
+	bool kick = false;
+
+	raw_spin_lock(&gang->lock);
+	if (READ_ONCE(gang->mode) == KVM_GANG_MODE_RELAXED &&
+	    kvm_gang_nr_absent(gang) && !gang->stopped) {
+		absent_ns = ktime_get_ns() - gang->absent_since_ns;
+		if (absent_ns >= skew_ns) {
+			kvm_gang_costop(gang, U32_MAX);
+			kick = true;
+		} else {
+			hrtimer_forward_now(timer, ns_to_ktime(skew_ns - absent_ns));
+			restart = HRTIMER_RESTART;
+		}
+	}
+	raw_spin_unlock(&gang->lock);
+
+	if (kick)
+		kvm_gang_kick_members(gang);
+	return restart;
+}
+
+/*
+ * kvm_sched_out(): inside __schedule() with the runqueue lock held and IRQs
+ * off, so no sleeping and no wake-ups.  A member that wants to run and is
+ * still runnable (vcpu->preempted, KVM's own test) lost its CPU: it counts
+ * as absent.  Strict: the first absent member closes the gate and queues the
+ * co-stop's kicks to an irq_work that runs once this CPU has let go of the
+ * runqueue lock; if the gate is closed already this is O(1).  Relaxed: the
+ * first absent member arms the skew timer.
+ */
+void __kvm_gang_sched_out(struct kvm_vcpu *vcpu)
+{
+	struct kvm_gang_member *member = &vcpu->gang_member;
+	struct kvm_gang *gang = READ_ONCE(vcpu->kvm->gang);
+	bool kick = false;
+	u32 mode;
+
+	if (!gang || !READ_ONCE(vcpu->preempted))
+		return;
+	mode = READ_ONCE(gang->mode);
+	if (mode == KVM_GANG_MODE_OFF)
 		return;
 
 	lockdep_assert_irqs_disabled();
 	raw_spin_lock(&gang->lock);
-	vcpu->gang_member.preempted = true;
-	kvm_gang_absent_inc(vcpu->kvm, gang);
-	nr_absent = gang->nr_absent;
+	if (member->absent == KVM_GANG_GATHERING) {
+		gang->nr_gathering--;
+	} else if (!kvm_gang_nr_absent(gang)) {
+		gang->absent_since_ns = ktime_get_ns();
+		if (mode == KVM_GANG_MODE_RELAXED && !gang->stopped)
+			hrtimer_start(&gang->skew_timer,
+				      ns_to_ktime(READ_ONCE(gang->skew_ns)),
+				      HRTIMER_MODE_REL_HARD);
+	}
+	member->absent = KVM_GANG_PREEMPTED;
+	gang->nr_preempted++;
+	if (mode == KVM_GANG_MODE_STRICT && !gang->stopped) {
+		kvm_gang_costop(gang, vcpu->vcpu_id);
+		kick = true;
+	}
 	raw_spin_unlock(&gang->lock);
 
-	trace_kvm_gang_costop(vcpu->vcpu_id, nr_absent);
-
-	kvm_for_each_vcpu(i, sibling, vcpu->kvm) {
-		if (sibling != vcpu)
-			kvm_gang_kick(sibling);
-	}
+	if (kick)
+		irq_work_queue(&gang->kick_work);
 }
 
 /*
- * Called from kvm_sched_in(): the member is back on a CPU, preemption is
- * off, IRQs are on, so waking is allowed.  Runs whatever the mode is now,
- * so that a gang switched off while members were preempted still balances
- * its count.
- *
- * The last preempted member back starts the co-start barrier: members asleep
- * in kvm_gang_wait() become absent until they run again ("gathering"), and
- * this member itself waits for them before its next guest entry, so that
- * nobody runs guest code while a woken sibling still waits for its CPU.
- * Members marked this way are not marked again when the barrier releases,
- * so waking each other cannot go on forever.
+ * kvm_sched_in(): after the context switch, runqueue lock released,
+ * preemption off, IRQs on.  Waking uses the vCPUs' rcuwait, which takes
+ * only raw locks, so this is also right on PREEMPT_RT.  A member back while
+ * the gate is still closed requests a re-check of the gate: it may have
+ * been preempted after it passed the gate on its way into guest mode.
  */
-void kvm_gang_sched_in(struct kvm_vcpu *vcpu)
+void __kvm_gang_sched_in(struct kvm_vcpu *vcpu)
 {
-	struct kvm_gang *gang = vcpu->kvm->gang;
-	unsigned int nr_gathering = 0;
-	struct kvm_gang_member *member;
-	struct kvm_vcpu *sibling;
-	unsigned long flags, i;
-	u64 stopped_ns = 0;
-	bool costart;
+	struct kvm_gang *gang = READ_ONCE(vcpu->kvm->gang);
+	unsigned long flags;
+	bool marked;
 
-	if (!vcpu->gang_member.preempted)
+	if (!gang || READ_ONCE(vcpu->gang_member.absent) == KVM_GANG_PRESENT)
 		return;
 
 	raw_spin_lock_irqsave(&gang->lock, flags);
-	vcpu->gang_member.preempted = false;
-	if (gang->nr_absent == 1 && kvm_gang_strict(gang)) {
-		kvm_for_each_vcpu(i, sibling, vcpu->kvm) {
-			member = &sibling->gang_member;
-			if (member->asleep && !member->gathering) {
-				member->gathering = true;
-				kvm_gang_absent_inc(vcpu->kvm, gang);
-				nr_gathering++;
-			}
-		}
-	}
-	costart = kvm_gang_absent_dec(vcpu->kvm, gang, &stopped_ns);
+	marked = kvm_gang_member_back(gang, vcpu);
+	if (gang->stopped)
+		kvm_make_request(KVM_REQ_GANG_STOP, vcpu);
 	raw_spin_unlock_irqrestore(&gang->lock, flags);
 
-	if (nr_gathering)
-		kvm_make_request(KVM_REQ_GANG_STOP, vcpu);
-	if (costart)
-		trace_kvm_gang_costart(vcpu->vcpu_id, stopped_ns);
-	if (costart || nr_gathering)
-		wake_up_all(&gang->costart_wq);
+	if (marked)
+		kvm_gang_wake_gathering(gang);
+}
+
+/* Why kvm_gang_wait() returned; the values are the tracepoint's. */
+enum kvm_gang_wait_end {
+	KVM_GANG_WAITING = -1,
+	KVM_GANG_WAIT_OPEN = 0,
+	KVM_GANG_WAIT_SIGNAL,
+	KVM_GANG_WAIT_RESCHED,
+	KVM_GANG_WAIT_REQUEST,
+};
+
+/* What ends a wait: the gate opens, or the run loop has work to do. */
+static enum kvm_gang_wait_end kvm_gang_wait_end(struct kvm_vcpu *vcpu,
+						struct kvm_gang *gang)
+{
+	if (kvm_gang_open(gang))
+		return KVM_GANG_WAIT_OPEN;
+	if (signal_pending(current))
+		return KVM_GANG_WAIT_SIGNAL;
+	if (need_resched())
+		return KVM_GANG_WAIT_RESCHED;
+	if (kvm_request_pending(vcpu))
+		return KVM_GANG_WAIT_REQUEST;
+	return KVM_GANG_WAITING;
 }
 
 /*
- * Sleep until the gang may run, or until the co-start barrier wants this
- * member to show up (it is running again once this returns).
+ * Block at the gate like a halted vCPU: on the vCPU's own rcuwait, so
+ * every kvm_vcpu_kick() and every request that comes with one (UNBLOCK,
+ * VM_DEAD, interrupts) wakes it, and so does a signal.  Only while a member
+ * is preempted: checked under @gang->lock, which kvm_gang_gather() also
+ * holds, so a sleeper is either marked gathering when the last preempted
+ * member is back or sees that it is back and does not sleep.
  */
-static int kvm_gang_sleep(struct kvm_vcpu *vcpu, struct kvm_gang *gang)
+static void kvm_gang_sleep(struct kvm_vcpu *vcpu, struct kvm_gang *gang)
 {
+	struct rcuwait *wait = kvm_arch_vcpu_get_wait(vcpu);
 	struct kvm_gang_member *member = &vcpu->gang_member;
-	u64 stopped_ns;
-	bool costart;
-	int r;
+	bool asleep, marked;
 
+	prepare_to_rcuwait(wait);
 	raw_spin_lock_irq(&gang->lock);
-	member->asleep = true;
+	asleep = gang->nr_preempted && gang->stopped;
+	if (asleep) {
+		member->asleep = true;
+		gang->nr_asleep++;
+	}
 	raw_spin_unlock_irq(&gang->lock);
 
-	r = wait_event_interruptible(gang->costart_wq,
-				     kvm_gang_may_run(gang) ||
-				     READ_ONCE(member->gathering));
+	if (asleep) {
+		for (;;) {
+			set_current_state(TASK_INTERRUPTIBLE);
+			if (kvm_gang_wait_end(vcpu, gang) != KVM_GANG_WAITING ||
+			    READ_ONCE(member->absent) == KVM_GANG_GATHERING)
+				break;
+			schedule();
+		}
+		__set_current_state(TASK_RUNNING);
+	}
+	finish_rcuwait(wait);
+	if (!asleep)
+		return;
 
 	raw_spin_lock_irq(&gang->lock);
 	member->asleep = false;
-	costart = member->gathering &&
-		  kvm_gang_absent_dec(vcpu->kvm, gang, &stopped_ns);
-	member->gathering = false;
+	gang->nr_asleep--;
+	marked = kvm_gang_member_back(gang, vcpu);
 	raw_spin_unlock_irq(&gang->lock);
 
-	if (costart) {
-		trace_kvm_gang_costart(vcpu->vcpu_id, stopped_ns);
-		wake_up_all(&gang->costart_wq);
-	}
-	return r ? -EINTR : 0;
+	if (marked)
+		kvm_gang_wake_gathering(gang);
 }
 
 /*
- * Wait before guest entry until the gang may run: spin for up to
- * gang_spin_ns, then sleep on the co-start wait queue, and again.  May
- * sleep: the caller drops kvm->srcu.  Returns 0 when the gang runs again or
- * is switched off, -EINTR when a signal is pending (the thread is being
- * killed, or userspace kicked it).
+ * The gate is closed: spin for up to gang_spin_ns while the CPU has nothing
+ * else to do, then sleep while a member is preempted; while only gathering
+ * members are missing (a wake-up away) keep spinning.  Every step ends when
+ * the run loop has work to do, so this never holds a CPU the scheduler
+ * wants, never hides a signal or a request, and never sleeps through a kick.
+ * kvm->srcu is dropped for the wait.  True if the gate is open.
  */
-int kvm_gang_wait(struct kvm_vcpu *vcpu)
+static bool kvm_gang_wait(struct kvm_vcpu *vcpu, struct kvm_gang *gang)
 {
-	struct kvm_gang *gang = vcpu->kvm->gang;
-	u64 start_ns = ktime_get_ns();
-	u64 spin_start_ns = start_ns;
-	u64 wait_ns;
-	int r = 0;
+	u64 start_ns = ktime_get_ns(), spin_end_ns, wait_ns;
+	enum kvm_gang_wait_end end;
 
-	might_sleep();
-	if (kvm_gang_may_run(gang))
-		return 0;
-
-	while (!kvm_gang_may_run(gang)) {
-		if (signal_pending(current)) {
-			r = -EINTR;
+	kvm_vcpu_srcu_read_unlock(vcpu);
+	spin_end_ns = start_ns + READ_ONCE(gang_spin_ns);
+	for (;;) {
+		end = kvm_gang_wait_end(vcpu, gang);
+		if (end != KVM_GANG_WAITING)
 			break;
-		}
-		if (ktime_get_ns() - spin_start_ns < READ_ONCE(gang_spin_ns)) {
-			cpu_relax();
+		if (READ_ONCE(gang->nr_preempted) &&
+		    (!single_task_running() || ktime_get_ns() >= spin_end_ns)) {
+			kvm_gang_sleep(vcpu, gang);
+			spin_end_ns = ktime_get_ns() + READ_ONCE(gang_spin_ns);
 			continue;
 		}
-		r = kvm_gang_sleep(vcpu, gang);
-		if (r)
-			break;
-		spin_start_ns = ktime_get_ns();
+		cpu_relax();
 	}
+	kvm_vcpu_srcu_read_lock(vcpu);
 
 	wait_ns = ktime_get_ns() - start_ns;
 	vcpu->stat.generic.gang_waits++;
 	vcpu->stat.generic.gang_wait_ns += wait_ns;
-	trace_kvm_gang_wait(vcpu->vcpu_id, wait_ns, r);
+	trace_kvm_gang_wait(vcpu->vcpu_id, wait_ns, end);
+	return end == KVM_GANG_WAIT_OPEN;
+}
+
+/*
+ * The gate, before every guest entry: a state re-checked each time, never a
+ * one-shot event, so a member that returns from KVM_RUN (a signal) or is
+ * created during a co-stop stops at the next entry like any other.
+ * KVM_REQ_GANG_STOP only makes a member that was already past this point
+ * cancel its entry and come back here.  The request is cleared before the
+ * gate is read, so a co-stop after the read leaves it pending for the
+ * check that follows the store of IN_GUEST_MODE.
+ */
+bool __kvm_gang_may_enter(struct kvm_vcpu *vcpu)
+{
+	struct kvm_gang *gang = READ_ONCE(vcpu->kvm->gang);
+
+	if (!gang)
+		return true;
+
+	if (kvm_check_request(KVM_REQ_GANG_STOP, vcpu) &&
+	    xchg(&vcpu->gang_member.kicked, false))
+		++vcpu->stat.generic.gang_forced_exits;
+
+	if (kvm_gang_open(gang))
+		return true;
+	return kvm_gang_wait(vcpu, gang);
+}
+
+static struct kvm_gang *kvm_gang_create(struct kvm *kvm, u32 mode,
+					u64 skew_ns)
+{
+	struct kvm_gang *gang;
+
+	lockdep_assert_held(&kvm->lock);
+
+	gang = kzalloc(sizeof(*gang), GFP_KERNEL_ACCOUNT);
+	if (!gang)
+		return NULL;
+
+	gang->kvm = kvm;
+	gang->mode = mode;
+	gang->skew_ns = skew_ns;
+	raw_spin_lock_init(&gang->lock);
+	gang->kick_work = IRQ_WORK_INIT_HARD(kvm_gang_kick_work);
+	hrtimer_init(&gang->skew_timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
+	gang->skew_timer.function = kvm_gang_skew_timer_fn;
+
+	/* Removed with the rest of the VM's debugfs directory. */
+	debugfs_create_file("gang", 0444, kvm->debugfs_dentry, kvm,
+			    &kvm_gang_debugfs_fops);
+	return gang;
+}
+
+/* Mode off: open the gate for good and wake every member asleep at it. */
+static void kvm_gang_release(struct kvm_gang *gang)
+{
+	struct kvm_vcpu *vcpu;
+	unsigned long i;
+
+	raw_spin_lock_irq(&gang->lock);
+	kvm_gang_costart(gang, U32_MAX);
+	raw_spin_unlock_irq(&gang->lock);
+
+	kvm_for_each_vcpu(i, vcpu, gang->kvm)
+		__kvm_vcpu_wake_up(vcpu);
+}
+
+/*
+ * Turning the gang on (or switching between strict and relaxed) is only
+ * allowed before the first vCPU is created, so every vCPU joins a gang whose
+ * mode is already settled; -EBUSY afterwards.  Turning it off is allowed at
+ * any time.  kvm->lock orders this against kvm_vm_ioctl_create_vcpu(), which
+ * bumps created_vcpus under the same lock.  The static key is taken before
+ * kvm->lock (it takes the CPU hotplug lock) and given back if unused.
+ */
+int kvm_gang_enable_cap(struct kvm *kvm, struct kvm_enable_cap *cap)
+{
+	bool key_taken = false, key_kept = false;
+	struct kvm_gang *gang;
+	u64 skew_ns;
+	u32 mode;
+	int r;
+
+	r = kvm_gang_parse_cap(cap, &mode, &skew_ns);
+	if (r)
+		return r;
+
+	if (mode != KVM_GANG_MODE_OFF) {
+		static_branch_inc(&kvm_gang_active);
+		key_taken = true;
+	}
+
+	mutex_lock(&kvm->lock);
+	gang = kvm->gang;
+	if (mode != KVM_GANG_MODE_OFF && kvm->created_vcpus) {
+		r = -EBUSY;
+		goto out_unlock;
+	}
+
+	if (!gang) {
+		/* Off without a gang: nothing to record, nothing to free. */
+		if (mode == KVM_GANG_MODE_OFF)
+			goto out_unlock;
+
+		gang = kvm_gang_create(kvm, mode, skew_ns);
+		if (!gang) {
+			r = -ENOMEM;
+			goto out_unlock;
+		}
+		gang->holds_key = true;
+		key_kept = true;
+		/* Pairs with READ_ONCE(kvm->gang) in the hooks. */
+		smp_store_release(&kvm->gang, gang);
+	}
+
+	WRITE_ONCE(gang->skew_ns, skew_ns);
+	WRITE_ONCE(gang->mode, mode);
+	if (mode == KVM_GANG_MODE_OFF)
+		kvm_gang_release(gang);
+
+out_unlock:
+	mutex_unlock(&kvm->lock);
+	if (key_taken && !key_kept)
+		static_branch_dec(&kvm_gang_active);
 	return r;
+}
+
+/*
+ * Called under kvm->lock once the vCPU is online; vCPUs leave with the VM.
+ * The first vCPU of a VM without a gang gets one if gang_default_mode asks.
+ */
+void kvm_gang_vcpu_join(struct kvm_vcpu *vcpu)
+{
+	u32 mode = READ_ONCE(gang_default_mode);
+	struct kvm *kvm = vcpu->kvm;
+	struct kvm_gang *gang;
+
+	lockdep_assert_held(&kvm->lock);
+
+	gang = kvm->gang;
+	if (!gang && mode != KVM_GANG_MODE_OFF &&
+	    atomic_read(&kvm->online_vcpus) == 1) {
+		gang = kvm_gang_create(kvm, mode,
+				       mode == KVM_GANG_MODE_RELAXED ?
+				       KVM_GANG_SKEW_NS_DEFAULT : 0);
+		if (gang) {
+			/* Pairs with READ_ONCE(kvm->gang) in the hooks. */
+			smp_store_release(&kvm->gang, gang);
+		}
+	}
+	if (gang)
+		gang->nr_members++;
+}
+
+/*
+ * Called from kvm_destroy_vm() once every vCPU file is closed, before the
+ * vCPUs are freed: no member is in KVM_RUN, so nothing arms the timer or
+ * queues the kicks again; wait for a run that may still be in flight.
+ */
+void kvm_gang_destroy(struct kvm *kvm)
+{
+	struct kvm_gang *gang = kvm->gang;
+
+	if (!gang)
+		return;
+
+	irq_work_sync(&gang->kick_work);
+	hrtimer_cancel(&gang->skew_timer);
+	if (gang->holds_key)
+		static_branch_dec(&kvm_gang_active);
+	WRITE_ONCE(kvm->gang, NULL);
+	kfree(gang);
 }
