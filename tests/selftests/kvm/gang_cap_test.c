@@ -9,6 +9,7 @@
  * which the kvm-gang test bed mounts.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -296,6 +297,69 @@ TEST(stats)
 
 	close(vm_fd);
 	close(vcpu_fd);
+	kvm_vm_free(vm);
+}
+
+#define SPIN_PARAM	"/sys/module/kvm/parameters/gang_spin_ns"
+
+/* Write @value to @path; returns 0 or the errno of the write. */
+static int write_param(const char *path, const char *value)
+{
+	int fd = open(path, O_WRONLY), r = 0;
+
+	TEST_ASSERT(fd >= 0, "open %s: %s", path, strerror(errno));
+	if (write(fd, value, strlen(value)) < 0)
+		r = errno;
+	close(fd);
+	return r;
+}
+
+/*
+ * kvm.gang_spin_ns is bounded (1 ms): a larger spin would only burn a CPU
+ * that a preempted sibling may need.  Out of range is -ERANGE, garbage
+ * -EINVAL, and a refused write leaves the value alone.
+ */
+TEST(spin_ns_is_bounded)
+{
+	char old[32] = "", now[32] = "";
+	int fd = open(SPIN_PARAM, O_RDONLY);
+
+	ASSERT_GE(fd, 0);
+	ASSERT_GT(read(fd, old, sizeof(old) - 1), 0);
+	close(fd);
+
+	ASSERT_EQ(write_param(SPIN_PARAM, "1000001"), ERANGE);
+	ASSERT_EQ(write_param(SPIN_PARAM, "-1"), EINVAL);
+	ASSERT_EQ(write_param(SPIN_PARAM, "lots"), EINVAL);
+	fd = open(SPIN_PARAM, O_RDONLY);
+	ASSERT_GT(read(fd, now, sizeof(now) - 1), 0);
+	close(fd);
+	ASSERT_STREQ(old, now);
+	ASSERT_EQ(write_param(SPIN_PARAM, "1000000"), 0);
+	ASSERT_EQ(write_param(SPIN_PARAM, old), 0);
+}
+
+#define DEFAULT_MODE_PARAM	"/sys/module/kvm/parameters/gang_default_mode"
+
+/*
+ * The test switch kvm.gang_default_mode: with "strict", a VM that did not
+ * turn a gang on gets a strict one with its first vCPU; bad values are
+ * -EINVAL; back to "off", new VMs have no gang.
+ */
+TEST(default_mode_switch)
+{
+	struct gang_state st;
+	struct kvm_vm *vm;
+
+	ASSERT_EQ(write_param(DEFAULT_MODE_PARAM, "bogus"), EINVAL);
+	ASSERT_EQ(write_param(DEFAULT_MODE_PARAM, "strict"), 0);
+	vm = vm_create_with_vcpus(2, guest_code, NULL);
+	gang_assert_state(vm, "strict", 0, 2);
+	kvm_vm_free(vm);
+
+	ASSERT_EQ(write_param(DEFAULT_MODE_PARAM, "off"), 0);
+	vm = vm_create_with_vcpus(1, guest_code, NULL);
+	ASSERT_FALSE(gang_read_state(vm, &st));
 	kvm_vm_free(vm);
 }
 
