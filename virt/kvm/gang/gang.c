@@ -333,14 +333,22 @@ static bool kvm_gang_member_back(struct kvm_gang *gang, struct kvm_vcpu *vcpu)
 		return false;
 	case KVM_GANG_PREEMPTED:
 		gang->nr_preempted--;
+		/*
+		 * PRESENT before the gather: a member preempted inside
+		 * kvm_gang_sleep() between its check and schedule() (still
+		 * TASK_INTERRUPTIBLE, so still "asleep") is gathered and woken
+		 * with the others, itself included, or it would go on to sleep
+		 * at a gate that opens without it.  Found by the SPIN model.
+		 */
+		member->absent = KVM_GANG_PRESENT;
 		if (!gang->nr_preempted && gang->stopped && gang->nr_asleep)
 			marked = kvm_gang_gather(gang);
 		break;
 	case KVM_GANG_GATHERING:
 		gang->nr_gathering--;
+		member->absent = KVM_GANG_PRESENT;
 		break;
 	}
-	member->absent = KVM_GANG_PRESENT;
 
 	if (!kvm_gang_nr_absent(gang))
 		kvm_gang_costart(gang, vcpu->vcpu_id);
