@@ -348,17 +348,18 @@ TEST(spin_ns_is_bounded)
  */
 TEST(default_mode_switch)
 {
+	struct kvm_vcpu *vcpus[2];
 	struct gang_state st;
 	struct kvm_vm *vm;
 
 	ASSERT_EQ(write_param(DEFAULT_MODE_PARAM, "bogus"), EINVAL);
 	ASSERT_EQ(write_param(DEFAULT_MODE_PARAM, "strict"), 0);
-	vm = vm_create_with_vcpus(2, guest_code, NULL);
+	vm = vm_create_with_vcpus(2, guest_code, vcpus);
 	gang_assert_state(vm, "strict", 0, 2);
 	kvm_vm_free(vm);
 
 	ASSERT_EQ(write_param(DEFAULT_MODE_PARAM, "off"), 0);
-	vm = vm_create_with_vcpus(1, guest_code, NULL);
+	vm = vm_create_with_vcpus(1, guest_code, vcpus);
 	ASSERT_FALSE(gang_read_state(vm, &st));
 	kvm_vm_free(vm);
 }
