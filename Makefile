@@ -48,7 +48,7 @@ bench: testbed
 	scripts/bench
 
 demo: testbed
-	scripts/vm-run --smp 2 --timeout 600 -- gang_demo --vcpus 4 --mode strict
+	scripts/vm-run --smp 4 --timeout 600 -- gang_demo --vcpus 4 --mode strict
 
 check:
 	scripts/check
