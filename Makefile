@@ -9,7 +9,7 @@ help:
 	@echo "make check          install, build and run every test; ends with 'N passed, N failed'"
 	@echo "make setup          install the Debian packages the project needs (root)"
 	@echo "make kernel         build the patched kernel and its UAPI headers in build/kernel"
-	@echo "make kernel-debug   same as PREEMPT_RT with lockdep, atomic-sleep checks, kmemleak, lockup detectors, in build/kernel-debug"
+	@echo "make kernel-debug   same with lockdep (and its PREEMPT_RT lock-nesting check), atomic-sleep checks, kmemleak, lockup detectors, in build/kernel-debug"
 	@echo "make kernel-vanilla the unpatched kernel from the same source, in build/kernel-vanilla"
 	@echo "make qemu           build Debian's QEMU 7.2 with qemu-patches/ (-accel kvm,gang=on) into build/bin/qemu-system-x86_64"
 	@echo "make libvirt        build gang-probe and gangctl (libvirt-hooks/) into build/libvirt; libvirt-hooks/install installs them"
