@@ -5,7 +5,7 @@ SHELL := /bin/bash
 .PHONY: help setup kernel kernel-debug kernel-vanilla qemu libvirt testbed model bench demo check clean
 
 help:
-	@echo "make demo           install, build, boot the TCG test bed, run a 4-vCPU VM with the gang on, print its stats"
+	@echo "make demo           install, build, boot the TCG test bed: a 2-vCPU VM with the gang on and its stats, then two gang VMs on 2 CPUs without and with scx_gang"
 	@echo "make check          install, build and run every test; ends with 'N passed, N failed'"
 	@echo "make setup          install the Debian packages the project needs (root)"
 	@echo "make kernel         build the patched kernel and its UAPI headers in build/kernel"
@@ -13,7 +13,7 @@ help:
 	@echo "make kernel-vanilla the unpatched kernel from the same source, in build/kernel-vanilla"
 	@echo "make qemu           build Debian's QEMU 7.2 with qemu-patches/ (-accel kvm,gang=on) into build/bin/qemu-system-x86_64"
 	@echo "make libvirt        build gang-probe and gangctl (libvirt-hooks/) into build/libvirt; libvirt-hooks/install installs them"
-	@echo "make testbed        build the selftests, gang_demo, guest tests and QEMU into build/vm-bin for scripts/vm-run"
+	@echo "make testbed        build the selftests, gang_demo, scx_gang, guest tests and QEMU into build/vm-bin for scripts/vm-run"
 	@echo "make bench          run the spinlock/skew/IPI benchmark in the test bed, print the table, plot docs/bench/spinlock.png"
 	@echo "make model          check the SPIN model of the strict protocol (and that its mutants fail)"
 	@echo "make clean          remove build/ (caches in /var/cache/kvm-gang stay)"
@@ -48,7 +48,7 @@ bench: testbed
 	scripts/bench
 
 demo: testbed
-	scripts/vm-run --smp 4 --timeout 600 -- gang_demo --vcpus 4 --mode strict
+	scripts/vm-run --smp 2 --timeout 900 -- sh -c 'gang_demo --vcpus 2 --mode strict && scx-demo'
 
 check:
 	scripts/check

@@ -5,11 +5,19 @@
 # usage: bench.sh [MS]   (measurement time per run, default 3000 ms)
 #
 # - spinlock: 1, 2 or 3 VMs of 2 vCPUs run gang_spinlock at once on the
-#   test bed's 2 CPUs (overcommit 1:1, 2:1, 3:1), with gang=on, gang off,
-#   and gang off with halt-after-spin (pv=1, what paravirtual spinlocks do);
-#   acquisitions per second summed over the VMs, worst wait over all CPUs.
+#   test bed's 2 CPUs (overcommit 1:1, 2:1, 3:1): gang off, gang off with
+#   halt-after-spin (pv=1, what paravirtual spinlocks do), strict gang
+#   alone, strict gang with scx_gang (vCPUs pinned, and not pinned);
+#   acquisitions per second summed over the VMs, worst wait over all CPUs,
+#   scx_gang's co-start skew; the VMs start paused and are let go
+#   together; three interleaved repetitions.
+# - hog: a busy loop on CPU 0 beside two strict gang VMs, without and with
+#   scx_gang: its share of CPU 0, three interleaved repetitions.
 # - skew: gang_skew with a hog on vCPU 0's CPU, gang on and off.
-# - idle cost: gang_ipi and gang_rendezvous, nothing preempted, on and off.
+# - idle cost: gang_vmexit, gang_ipi and gang_rendezvous, nothing
+#   preempted, on and off interleaved, 5 repetitions.
+# - co-stop: gang_costop_perf_test, the IRQs-off time of one co-stop at 2,
+#   8, 32 and 64 vCPUs, gang off and strict.
 # Prints "DATA kind key=value..." lines that scripts/bench turns into the
 # table and the plot.
 here=$(cd "$(dirname "$0")" && pwd)
@@ -19,47 +27,127 @@ work=/tmp/bench
 mkdir -p "$work"
 kut=$here/x86
 
-# vm N ACCEL ARGS: start VM number N running gang_spinlock in the background
-vm() {
-	"$QEMU" -accel "$2" -smp 2 -m 64 -nodefaults -no-reboot -display none \
-		-device isa-debug-exit,iobase=0xf4,iosize=4 -serial file:"$work/vm$1.log" \
-		-kernel "$kut/gang_spinlock.elf" -append "$3" </dev/null &
-	eval "vm_pid$1=$!"
-}
-
 # field NAME FILE: the value of NAME=... in the guest's BENCH line
 field() {
 	sed -n "s/.*BENCH .* $1=\([0-9]*\).*/\1/p" "$2"
 }
 
-for vms in 1 2 3; do
-	for mode in on off pv; do
-		# A long warm-up: the VMs boot one after the other, and their
-		# measurement windows should overlap as much as possible.
-		accel=kvm args="cpus=2 ms=$ms warmup_ms=2000"
-		case "$mode" in
-		on) accel=kvm,gang=on ;;
-		pv) args="$args pv=1" ;;
-		esac
-		n=1
-		while [ "$n" -le "$vms" ]; do
-			vm "$n" "$accel" "$args"
-			n=$((n + 1))
-		done
-		total=0 worst=0 ok=1 n=1
-		while [ "$n" -le "$vms" ]; do
-			eval "qemu_pid=\$vm_pid$n"
-			# Bounded: a guest that crashes leaves QEMU paused, not exited.
-			qemu_wait 300
-			[ $? -eq 1 ] || ok=0
-			acq=$(field acq_per_s "$work/vm$n.log")
-			wait_us=$(field worst_wait_us "$work/vm$n.log")
-			total=$((total + ${acq:-0}))
-			[ "${wait_us:-0}" -gt "$worst" ] && worst=$wait_us
-			n=$((n + 1))
-		done
-		echo "DATA spinlock overcommit=$vms mode=$mode acq_per_s=$total worst_wait_us=$worst passed=$ok"
+# vm N ACCEL ARGS PIN: start VM number N running gang_spinlock, paused
+# (-S) so that every VM of a run starts its clock together; PIN=1 pins
+# vCPU i's thread to CPU i.
+vm() {
+	qemu_start_with_qmp "$work/qmp$1" "$QEMU" -S -accel "$2" -smp 2 -m 64 -nodefaults \
+		-no-reboot -display none -device isa-debug-exit,iobase=0xf4,iosize=4 \
+		-serial file:"$work/vm$1.log" -kernel "$kut/gang_spinlock.elf" -append "$3"
+	eval "vm_pid$1=\$qemu_pid"
+	[ "$4" = 1 ] && qemu_pin_vcpus "$work/qmp$1"
+}
+
+scx_start() {
+	"$here/../scx_gang" --stats 0 >"$work/scx.log" 2>&1 &
+	scx_pid=$!
+	n=0
+	while ! grep -q '^scx_gang: attached' "$work/scx.log" && [ $n -lt 100 ]; do
+		sleep 0.1
+		n=$((n + 1))
 	done
+}
+
+scx_stop() {
+	kill -INT "$scx_pid"
+	wait "$scx_pid"
+}
+
+# run_vms VMS CONFIG: one spinlock run; prints its DATA line
+run_vms() {
+	accel=kvm args="cpus=2 ms=$ms warmup_ms=1000" pin=1
+	case "$2" in
+	on) accel=kvm,gang=on ;;
+	pv) args="$args pv=1" ;;
+	scx) accel=kvm,gang=on ;;
+	scxu) accel=kvm,gang=on pin=0 ;;
+	esac
+	case "$2" in scx*) scx_start ;; esac
+	n=1
+	while [ "$n" -le "$1" ]; do
+		vm "$n" "$accel" "$args" "$pin"
+		n=$((n + 1))
+	done
+	n=1
+	while [ "$n" -le "$1" ]; do
+		timeout 10 "$QMP" "$work/qmp$n" '{"execute": "cont"}' >/dev/null
+		n=$((n + 1))
+	done
+	total=0 worst=0 ok=1 n=1
+	while [ "$n" -le "$1" ]; do
+		eval "qemu_pid=\$vm_pid$n"
+		# Bounded: a guest that crashes leaves QEMU paused, not exited.
+		qemu_wait 300
+		[ $? -eq 1 ] || ok=0
+		acq=$(field acq_per_s "$work/vm$n.log")
+		wait_us=$(field worst_wait_us "$work/vm$n.log")
+		total=$((total + ${acq:-0}))
+		[ "${wait_us:-0}" -gt "$worst" ] && worst=$wait_us
+		n=$((n + 1))
+	done
+	case "$2" in
+	scx*)
+		scx_stop
+		# The scheduler's co-start skew over the run, the worst gang's.
+		grep 'co-start skew' "$work/scx.log" |
+			sed 's/.*p50 \([0-9]*\) us, p99 \([0-9]*\) us, max \([0-9]*\) us.*/\1 \2 \3/' |
+			sort -n -k2 | tail -n 1 >"$work/skew.txt"
+		read -r p50 p99 max <"$work/skew.txt" || p50=- p99=- max=-
+		skew=" skew_p50_us=${p50:--} skew_p99_us=${p99:--} skew_max_us=${max:--}"
+		;;
+	*) skew= ;;
+	esac
+	echo "DATA spinlock rep=$rep overcommit=$1 mode=$2 acq_per_s=$total worst_wait_us=$worst passed=$ok$skew"
+}
+
+# Spinlock: every configuration at 1:1, 2:1 and 3:1, three interleaved
+# repetitions (TCG figures swing from run to run).
+rep=1
+while [ "$rep" -le 3 ]; do
+	for vms in 1 2 3; do
+		for mode in off pv on scx scxu; do
+			run_vms "$vms" "$mode"
+		done
+	done
+	rep=$((rep + 1))
+done
+
+# cpu_ticks PID: user + system clock ticks of PID so far
+cpu_ticks() {
+	awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+
+# The fair share of a task that is not in a gang: a busy loop pinned to
+# CPU 0 beside two strict gang VMs (pinned), without and with scx_gang;
+# its share of CPU 0 over the VMs' run, three interleaved repetitions.
+rep=1
+while [ "$rep" -le 3 ]; do
+	for mode in on scx; do
+		[ "$mode" = scx ] && scx_start
+		hog_start 0
+		vm 1 kvm,gang=on "cpus=2 ms=$ms warmup_ms=1000" 1
+		vm 2 kvm,gang=on "cpus=2 ms=$ms warmup_ms=1000" 1
+		t0=$(awk '{ print $1 * 100 }' /proc/uptime)
+		c0=$(cpu_ticks "$hog_pid")
+		for n in 1 2; do
+			timeout 10 "$QMP" "$work/qmp$n" '{"execute": "cont"}' >/dev/null
+		done
+		for n in 1 2; do
+			eval "qemu_pid=\$vm_pid$n"
+			qemu_wait 300
+		done
+		c1=$(cpu_ticks "$hog_pid")
+		t1=$(awk '{ print $1 * 100 }' /proc/uptime)
+		hog_stop
+		[ "$mode" = scx ] && scx_stop
+		echo "DATA hog rep=$rep mode=$mode share_pct=$(awk -v c=$((c1 - c0)) -v t0="$t0" -v t1="$t1" 'BEGIN { printf "%d", 100 * c / (t1 - t0) }')"
+	done
+	rep=$((rep + 1))
 done
 
 for mode in on off; do
@@ -75,12 +163,31 @@ for mode in on off; do
 	ok=$(( $? == 1 ))
 	hog_stop
 	echo "DATA skew mode=$mode max_skew_us=$(field max_skew_us "$work/skew.log") long_stall_us=$(field long_stall_us "$work/skew.log") passed=$ok"
-
-	for test in ipi rendezvous; do
-		timeout 300 "$QEMU" -accel "$accel" -smp 2 -m 64 -nodefaults -no-reboot -display none \
-			-device isa-debug-exit,iobase=0xf4,iosize=4 -serial stdio \
-			-kernel "$kut/gang_$test.elf" -append "cpus=2 n=2000" </dev/null >"$work/$test.log" 2>&1
-		ok=$(( $? == 1 ))
-		echo "DATA $test mode=$mode mean_ns=$(field mean_ns "$work/$test.log") worst_us=$(field worst_us "$work/$test.log") passed=$ok"
-	done
 done
+
+# Idle cost: nothing preempted, gang on and off interleaved, $idle_reps
+# times; scripts/bench takes the median of each.
+idle_reps=5
+rep=1
+while [ "$rep" -le "$idle_reps" ]; do
+	for mode in on off; do
+		accel=kvm
+		[ "$mode" = on ] && accel=kvm,gang=on
+		for test in vmexit ipi rendezvous; do
+			n=2000
+			[ "$test" = vmexit ] && n=20000
+			timeout 300 "$QEMU" -accel "$accel" -smp 2 -m 64 -nodefaults -no-reboot -display none \
+				-device isa-debug-exit,iobase=0xf4,iosize=4 -serial stdio \
+				-kernel "$kut/gang_$test.elf" -append "cpus=2 n=$n" </dev/null >"$work/$test.log" 2>&1
+			ok=$(( $? == 1 ))
+			echo "DATA $test rep=$rep mode=$mode mean_ns=$(field mean_ns "$work/$test.log") worst_us=$(field worst_us "$work/$test.log") passed=$ok"
+		done
+	done
+	rep=$((rep + 1))
+done
+
+# What one co-stop costs with IRQs off, 2 to 64 vCPUs, gang off and strict
+# (tests/selftests/kvm/gang_costop_perf_test.c, function_graph timings).
+"$here/../gang_costop_perf_test" -r 3 -s 2 >"$work/costop.log" 2>&1 ||
+	echo "DATA costop_failed status=$?"
+grep '^DATA costop ' "$work/costop.log"

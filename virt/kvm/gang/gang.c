@@ -150,10 +150,18 @@ static bool kvm_gang_open(struct kvm_gang *gang)
 	       !READ_ONCE(gang->stopped);
 }
 
+/*
+ * The gang's state for operators and tests, and its members' threads for
+ * a scheduler that co-schedules them (scx_gang): "vcpu_tid: IDX TID" per
+ * vCPU, TID 0 until the vCPU first ran.
+ */
 static int kvm_gang_debugfs_show(struct seq_file *m, void *unused)
 {
 	struct kvm *kvm = m->private;
 	struct kvm_gang *gang;
+	struct kvm_vcpu *vcpu;
+	unsigned long i;
+	pid_t tid;
 
 	mutex_lock(&kvm->lock);
 	gang = kvm->gang;
@@ -166,6 +174,12 @@ static int kvm_gang_debugfs_show(struct seq_file *m, void *unused)
 	seq_printf(m, "preempted: %u\n", READ_ONCE(gang->nr_preempted));
 	seq_printf(m, "gathering: %u\n", READ_ONCE(gang->nr_gathering));
 	seq_printf(m, "asleep: %u\n", READ_ONCE(gang->nr_asleep));
+	kvm_for_each_vcpu(i, vcpu, kvm) {
+		rcu_read_lock();
+		tid = pid_nr(rcu_dereference(vcpu->pid));
+		rcu_read_unlock();
+		seq_printf(m, "vcpu_tid: %d %d\n", vcpu->vcpu_idx, tid);
+	}
 	mutex_unlock(&kvm->lock);
 	return 0;
 }
