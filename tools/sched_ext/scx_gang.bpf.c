@@ -8,7 +8,8 @@
  * all at once.
  *
  * Time is cut into slots of slice_ns.  A slot belongs to one gang or to
- * "the others" (every task that is not a gang member).  At the start of a
+ * "the others" (every task that is not a gang member); the others' slot
+ * ends early once none of them has work left.  At the start of a
  * slot every CPU is kicked with preemption: the previous owner's tasks go
  * back to their queues, and each CPU's ops.dispatch() takes the owner's
  * member placed on that CPU, which then runs until the slot ends.  Slots
@@ -115,6 +116,18 @@ struct {
 	__uint(max_entries, MAX_GANGS);
 } gang_slots SEC(".maps");
 
+/* Per task: counted in nr_others_running. */
+struct task_ctx {
+	bool other_running;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct task_ctx);
+} task_ctxs SEC(".maps");
+
 struct slot_timer {
 	struct bpf_timer timer;
 };
@@ -126,9 +139,12 @@ struct {
 	__uint(max_entries, 1);
 } slot_timer SEC(".maps");
 
-/* The current slot: its owner (a gang id or OTHERS) and its number. */
+/* The current slot: its owner (a gang id or OTHERS), number and start. */
 static u32 slot_owner = OTHERS;
 static u64 slot_nr;
+static u64 slot_start_ns;
+/* Non-members on a CPU now: the others' slot lasts while they have work. */
+static s64 nr_others_running;
 /* Where the round robin resumes. */
 static u32 rr_next;
 static u64 vtime_now;
@@ -206,11 +222,89 @@ void BPF_STRUCT_OPS(gang_enqueue, struct task_struct *p, u64 enq_flags)
 	scx_bpf_dispatch_vtime(p, OTHERS_DSQ, slice_ns, vtime, enq_flags);
 }
 
+/* Record the slot that ends: did the gang run, and how far apart it started. */
+static void slot_close(u32 gang, u64 slot)
+{
+	struct gang_stats *stats;
+	struct gang_slot *gs;
+	u64 skew = 0;
+	u32 nr = 0;
+
+	gs = bpf_map_lookup_elem(&gang_slots, &gang);
+	stats = bpf_map_lookup_elem(&gang_stats, &gang);
+	if (!gs || !stats)
+		return;
+	bpf_spin_lock(&gs->lock);
+	if (gs->slot == slot) {
+		nr = gs->nr_started;
+		skew = gs->last_ns - gs->first_ns;
+	}
+	bpf_spin_unlock(&gs->lock);
+	if (!nr)
+		return;
+	__sync_fetch_and_add(&stats->slots, 1);
+	if (nr < 2)
+		return;
+	stats->skew_ns[stats->nr_skew % NR_SKEW] = skew;
+	__sync_fetch_and_add(&stats->nr_skew, 1);
+}
+
+/* A gang wants the CPUs when one of its members waits for them. */
+static bool gang_waits(u32 gang)
+{
+	struct gang_cfg *cfg = bpf_map_lookup_elem(&gang_cfgs, &gang);
+
+	return cfg && cfg->active && scx_bpf_dsq_nr_queued(GANG_DSQ(gang)) > 0;
+}
+
+/* Who waits next in the round robin; @owner if nobody else does. */
+static u32 slot_pick(u32 owner)
+{
+	u32 i, candidate;
+
+	bpf_for(i, 0, MAX_GANGS + 1) {
+		candidate = (READ_ONCE(rr_next) + i) % (MAX_GANGS + 1);
+		if (candidate == OTHERS ? scx_bpf_dsq_nr_queued(OTHERS_DSQ) > 0 :
+					  gang_waits(candidate)) {
+			WRITE_ONCE(rr_next, (candidate + 1) % (MAX_GANGS + 1));
+			return candidate;
+		}
+	}
+	return owner;
+}
+
+/*
+ * End slot @slot of @owner and hand the CPUs to @next, kicked together.
+ * The timer and ops.dispatch() may both try: the one that moves slot_nr
+ * on does it.
+ */
+static void slot_switch(u64 slot, u32 owner, u32 next)
+{
+	s32 cpu;
+
+	if (next == owner || __sync_val_compare_and_swap(&slot_nr, slot, slot + 1) != slot)
+		return;
+	if (owner != OTHERS)
+		slot_close(owner, slot);
+	WRITE_ONCE(slot_start_ns, bpf_ktime_get_ns());
+	WRITE_ONCE(slot_owner, next);
+	if (next == OTHERS)
+		__sync_fetch_and_add(&nr_others_slots, 1);
+	else
+		__sync_fetch_and_add(&nr_gang_slots, 1);
+	/* The new owner starts on every CPU together. */
+	bpf_for(cpu, 0, scx_bpf_nr_cpu_ids())
+		scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
+}
+
 void BPF_STRUCT_OPS(gang_dispatch, s32 cpu, struct task_struct *prev)
 {
+	u64 slot = READ_ONCE(slot_nr);
 	u32 owner = READ_ONCE(slot_owner);
 	struct task_struct *p;
+	struct task_ctx *tctx;
 	struct member *m;
+	s64 leaving = 0;
 
 	if (owner != OTHERS) {
 		bpf_for_each(scx_dsq, p, GANG_DSQ(owner), 0) {
@@ -230,7 +324,20 @@ void BPF_STRUCT_OPS(gang_dispatch, s32 cpu, struct task_struct *prev)
 			}
 		}
 	}
-	scx_bpf_consume(OTHERS_DSQ);
+	if (scx_bpf_consume(OTHERS_DSQ) || owner != OTHERS)
+		return;
+	/*
+	 * The others' slot, and none of them has work left: a waiting gang
+	 * need not wait for the timer.  @prev, a non-member on its way to
+	 * sleep, counts as running until its ops.stopping().
+	 */
+	if (prev && !(prev->scx.flags & SCX_TASK_QUEUED)) {
+		tctx = bpf_task_storage_get(&task_ctxs, prev, 0, 0);
+		leaving = tctx && tctx->other_running;
+	}
+	if (READ_ONCE(nr_others_running) > leaving)
+		return;
+	slot_switch(slot, OTHERS, slot_pick(OTHERS));
 }
 
 /*
@@ -274,16 +381,31 @@ static __noinline int member_started(u32 gang, u32 idx)
 void BPF_STRUCT_OPS(gang_running, struct task_struct *p)
 {
 	struct member *m = member_of(p);
+	struct task_ctx *tctx;
 
-	if (m)
+	if (m) {
 		member_started(m->gang, m->idx);
-	else if (vtime_before(vtime_now, p->scx.dsq_vtime))
-		/* Racy as in scx_simple: an error is small and temporary. */
+		return;
+	}
+	tctx = bpf_task_storage_get(&task_ctxs, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (tctx && !tctx->other_running) {
+		tctx->other_running = true;
+		__sync_fetch_and_add(&nr_others_running, 1);
+	}
+	/* Racy as in scx_simple: an error is small and temporary. */
+	if (vtime_before(vtime_now, p->scx.dsq_vtime))
 		vtime_now = p->scx.dsq_vtime;
 }
 
 void BPF_STRUCT_OPS(gang_stopping, struct task_struct *p, bool runnable)
 {
+	struct task_ctx *tctx = bpf_task_storage_get(&task_ctxs, p, 0, 0);
+
+	/* Uncounted by the flag, not by membership, which may change meanwhile. */
+	if (tctx && tctx->other_running) {
+		tctx->other_running = false;
+		__sync_fetch_and_sub(&nr_others_running, 1);
+	}
 	/* Non-members: charge the time run, scaled by weight. */
 	if (!member_of(p) && p->scx.slice <= slice_ns)
 		p->scx.dsq_vtime += (slice_ns - p->scx.slice) * 100 / p->scx.weight;
@@ -294,71 +416,17 @@ void BPF_STRUCT_OPS(gang_enable, struct task_struct *p)
 	p->scx.dsq_vtime = vtime_now;
 }
 
-/* Record the slot that ends: did the gang run, and how far apart it started. */
-static void slot_close(u32 gang)
-{
-	struct gang_stats *stats;
-	struct gang_slot *gs;
-	u64 skew = 0;
-	u32 nr = 0;
-
-	gs = bpf_map_lookup_elem(&gang_slots, &gang);
-	stats = bpf_map_lookup_elem(&gang_stats, &gang);
-	if (!gs || !stats)
-		return;
-	bpf_spin_lock(&gs->lock);
-	if (gs->slot == slot_nr) {
-		nr = gs->nr_started;
-		skew = gs->last_ns - gs->first_ns;
-	}
-	bpf_spin_unlock(&gs->lock);
-	if (!nr)
-		return;
-	__sync_fetch_and_add(&stats->slots, 1);
-	if (nr < 2)
-		return;
-	stats->skew_ns[stats->nr_skew % NR_SKEW] = skew;
-	__sync_fetch_and_add(&stats->nr_skew, 1);
-}
-
-/* A gang wants the CPUs when one of its members waits for them. */
-static bool gang_waits(u32 gang)
-{
-	struct gang_cfg *cfg = bpf_map_lookup_elem(&gang_cfgs, &gang);
-
-	return cfg && cfg->active && scx_bpf_dsq_nr_queued(GANG_DSQ(gang)) > 0;
-}
-
 static int slot_timerfn(void *map, int *key, struct bpf_timer *timer)
 {
-	u32 i, candidate, owner = READ_ONCE(slot_owner), next = owner;
-	s32 cpu;
+	u64 slot = READ_ONCE(slot_nr), ran = bpf_ktime_get_ns() - READ_ONCE(slot_start_ns);
+	u32 owner = READ_ONCE(slot_owner);
 
-	/* Round robin over whoever waits; nobody waits: the owner goes on. */
-	bpf_for(i, 0, MAX_GANGS + 1) {
-		candidate = (rr_next + i) % (MAX_GANGS + 1);
-		if (candidate == OTHERS ? scx_bpf_dsq_nr_queued(OTHERS_DSQ) > 0 :
-					  gang_waits(candidate)) {
-			next = candidate;
-			rr_next = (candidate + 1) % (MAX_GANGS + 1);
-			break;
-		}
+	/* A slot that began early (the others ran out of work) gets its slice. */
+	if (ran + slice_ns / 4 < slice_ns) {
+		bpf_timer_start(timer, slice_ns - ran, 0);
+		return 0;
 	}
-
-	if (next != owner) {
-		if (owner != OTHERS)
-			slot_close(owner);
-		slot_nr++;
-		if (next == OTHERS)
-			__sync_fetch_and_add(&nr_others_slots, 1);
-		else
-			__sync_fetch_and_add(&nr_gang_slots, 1);
-		WRITE_ONCE(slot_owner, next);
-		/* The new owner starts on every CPU together. */
-		bpf_for(cpu, 0, scx_bpf_nr_cpu_ids())
-			scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
-	}
-
+	slot_switch(slot, owner, slot_pick(owner));
 	bpf_timer_start(timer, slice_ns, 0);
 	return 0;
 }
