@@ -387,7 +387,7 @@ void BPF_STRUCT_OPS(gang_running, struct task_struct *p)
 		member_started(m->gang, m->idx);
 		return;
 	}
-	tctx = bpf_task_storage_get(&task_ctxs, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	tctx = bpf_task_storage_get(&task_ctxs, p, 0, 0);
 	if (tctx && !tctx->other_running) {
 		tctx->other_running = true;
 		__sync_fetch_and_add(&nr_others_running, 1);
@@ -409,6 +409,15 @@ void BPF_STRUCT_OPS(gang_stopping, struct task_struct *p, bool runnable)
 	/* Non-members: charge the time run, scaled by weight. */
 	if (!member_of(p) && p->scx.slice <= slice_ns)
 		p->scx.dsq_vtime += (slice_ns - p->scx.slice) * 100 / p->scx.weight;
+}
+
+/* The task's storage is made here, where allocating may sleep, not in the hot paths. */
+s32 BPF_STRUCT_OPS_SLEEPABLE(gang_init_task, struct task_struct *p,
+			     struct scx_init_task_args *args)
+{
+	if (bpf_task_storage_get(&task_ctxs, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE))
+		return 0;
+	return -ENOMEM;
 }
 
 void BPF_STRUCT_OPS(gang_enable, struct task_struct *p)
@@ -465,6 +474,7 @@ SCX_OPS_DEFINE(gang_ops,
 	       .dispatch		= (void *)gang_dispatch,
 	       .running			= (void *)gang_running,
 	       .stopping		= (void *)gang_stopping,
+	       .init_task		= (void *)gang_init_task,
 	       .enable			= (void *)gang_enable,
 	       .init			= (void *)gang_init,
 	       .exit			= (void *)gang_exit,

@@ -13,9 +13,9 @@
  * hard irq_work, kvm_gang_kick_work(), once the CPU has switched to the
  * hog.  Both run with IRQs off: a co-stop costs the two together.
  *
- * The function_graph tracer times both functions, limited to vCPU 1's and
- * the hog's thread, so the figures are those of the preemptions the hog
- * makes.  Runs are interleaved (every vCPU count and mode, then again), and
+ * The function_graph tracer times both functions; only the lines of vCPU
+ * 1's and the hog's thread count, so the figures are those of the
+ * preemptions the hog makes.  Runs are interleaved (every vCPU count and mode, then again), and
  * each cell is the median over its runs of the per-run median, with the
  * smallest and largest per-run median beside it: TCG timings swing.
  *
@@ -78,9 +78,13 @@ static void sigusr1_handler(int sig)
 static void *vcpu_worker(void *arg)
 {
 	struct vcpu_thread *t = arg;
+	struct sched_param sp = {};
 	struct ucall uc;
 	int r;
 
+	/* Not the FIFO policy this thread inherited from the main thread. */
+	TEST_ASSERT(!pthread_setschedparam(pthread_self(), SCHED_OTHER, &sp),
+		    "SCHED_OTHER for a vCPU thread");
 	kvm_pin_this_task_to_pcpu(t->vcpu->id % 2);
 	WRITE_ONCE(t->tid, syscall(SYS_gettid));
 	while (!READ_ONCE(t->stop)) {
@@ -206,23 +210,28 @@ struct run_result {
 	u64 costops;
 };
 
-static u64 sched_out_ns[MAX_SAMPLES], kick_ns[MAX_SAMPLES];
+/* On the heap: the test's .bss is loaded into every guest too. */
+static u64 *sched_out_ns, *kick_ns;
 
 /*
  * Collect the durations of the two functions from the function_graph
  * trace: lines like " 1) + 12.345 us   |  kvm_sched_out();".
  */
-static void read_trace(struct run_result *res)
+static void read_trace(struct run_result *res, pid_t vcpu_tid, pid_t hog_tid)
 {
 	FILE *f = fopen(TRACING "/trace", "r");
 	unsigned int nr_out = 0, nr_kick = 0;
-	char line[512], *p;
+	char line[512], vcpu[16], hog[16], *p;
 	double us;
 
+	/* funcgraph-proc: the task's "comm-pid" follows the CPU. */
+	snprintf(vcpu, sizeof(vcpu), "-%d ", vcpu_tid);
+	snprintf(hog, sizeof(hog), "-%d ", hog_tid);
 	TEST_ASSERT(f, "open " TRACING "/trace");
 	while (fgets(line, sizeof(line), f)) {
-		p = strchr(line, ')');
-		if (line[0] == '#' || !p || !strstr(line, " us "))
+		p = strchr(line, '|');
+		if (line[0] == '#' || !p || !strstr(line, " us ") ||
+		    (!strstr(line, vcpu) && !strstr(line, hog)))
 			continue;
 		p += strcspn(p, "0123456789");
 		if (sscanf(p, "%lf", &us) != 1)
@@ -247,7 +256,6 @@ static void run_once(unsigned int nr_vcpus, bool strict, unsigned int seconds,
 	struct vcpu_thread threads[MAX_VCPUS] = {};
 	struct hog hog = {};
 	struct kvm_vm *vm;
-	char pids[64];
 	unsigned int i;
 	int stats_fd;
 
@@ -276,8 +284,6 @@ static void run_once(unsigned int nr_vcpus, bool strict, unsigned int seconds,
 	while (!READ_ONCE(threads[1].tid) || !READ_ONCE(hog.tid))
 		usleep(1000);
 
-	snprintf(pids, sizeof(pids), "%d %d", threads[1].tid, hog.tid);
-	write_file(TRACING "/set_ftrace_pid", pids);
 	write_file(TRACING "/trace", "");
 	write_file(TRACING "/tracing_on", "1");
 	sleep(seconds);
@@ -289,7 +295,7 @@ static void run_once(unsigned int nr_vcpus, bool strict, unsigned int seconds,
 	for (i = 0; i < nr_vcpus; i++)
 		stop_vcpu_thread(&threads[i]);
 
-	read_trace(res);
+	read_trace(res, threads[1].tid, hog.tid);
 	stats_fd = vm_get_stats_fd(vm);
 	res->costops = gang_read_stat(stats_fd, "gang_costops", NULL);
 	close(stats_fd);
@@ -301,15 +307,18 @@ static void tracer_setup(void)
 	write_file(TRACING "/tracing_on", "0");
 	write_file(TRACING "/current_tracer", "nop");
 	write_file(TRACING "/set_ftrace_filter", "kvm_sched_out kvm_gang_kick_work");
+	write_file(TRACING "/options/funcgraph-proc", "1");
 	write_file(TRACING "/current_tracer", "function_graph");
 }
 
+/* At exit, also after a failed assertion: the tracer and RT throttling as they were. */
 static void tracer_teardown(void)
 {
+	write_file(RT_RUNTIME, "950000");
 	write_file(TRACING "/tracing_on", "0");
 	write_file(TRACING "/current_tracer", "nop");
 	write_file(TRACING "/set_ftrace_filter", "");
-	write_file(TRACING "/set_ftrace_pid", "");
+	write_file(TRACING "/options/funcgraph-proc", "0");
 	write_file(TRACING "/trace", "");
 	write_file(TRACING "/tracing_on", "1");
 }
@@ -346,6 +355,9 @@ int main(int argc, char *argv[])
 		}
 	}
 
+	sched_out_ns = calloc(MAX_SAMPLES, sizeof(*sched_out_ns));
+	kick_ns = calloc(MAX_SAMPLES, sizeof(*kick_ns));
+	TEST_ASSERT(sched_out_ns && kick_ns, "calloc");
 	TEST_REQUIRE(kvm_has_cap(KVM_CAP_GANG));
 	TEST_REQUIRE(sysconf(_SC_NPROCESSORS_ONLN) >= 2);
 	TEST_REQUIRE(!access(TRACING "/current_tracer", W_OK));
@@ -359,6 +371,7 @@ int main(int argc, char *argv[])
 	TEST_ASSERT(!sched_setscheduler(0, SCHED_FIFO, &sp), "SCHED_FIFO");
 
 	tracer_setup();
+	atexit(tracer_teardown);
 	for (run = 0; run < runs; run++)
 		for (c = 0; c < ARRAY_SIZE(vcpu_counts); c++)
 			for (mode = 0; mode < 2; mode++) {
@@ -376,10 +389,8 @@ int main(int argc, char *argv[])
 				TEST_ASSERT(!mode || r->nr_kick,
 					    "strict: no kick pass was traced");
 			}
-	tracer_teardown();
 	sp.sched_priority = 0;
 	sched_setscheduler(0, SCHED_OTHER, &sp);
-	write_file(RT_RUNTIME, "950000");
 
 	/* Per cell: median of the per-run medians, their min and max. */
 	for (c = 0; c < ARRAY_SIZE(vcpu_counts); c++)
