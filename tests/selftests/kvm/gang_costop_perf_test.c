@@ -79,31 +79,16 @@ static void *vcpu_worker(void *arg)
 {
 	struct vcpu_thread *t = arg;
 	struct sched_param sp = {};
-	struct ucall uc;
-	int r;
 
 	/* Not the FIFO policy this thread inherited from the main thread. */
 	TEST_ASSERT(!pthread_setschedparam(pthread_self(), SCHED_OTHER, &sp),
 		    "SCHED_OTHER for a vCPU thread");
 	kvm_pin_this_task_to_pcpu(t->vcpu->id % 2);
 	WRITE_ONCE(t->tid, syscall(SYS_gettid));
+	/* A signal (-EINTR) re-checks t->stop. */
 	while (!READ_ONCE(t->stop)) {
-		r = __vcpu_run(t->vcpu);
-		if (r == -1 && errno == EINTR) {
-			if (READ_ONCE(t->stop))
-				return NULL;
-			continue;
-		}
-		TEST_ASSERT(!r, "KVM_RUN: %s", strerror(errno));
-		switch (get_ucall(t->vcpu, &uc)) {
-		case UCALL_DONE:
-			return NULL;
-		case UCALL_ABORT:
-			REPORT_GUEST_ASSERT(uc);
-		default:
-			TEST_FAIL("unexpected exit %s",
-				  exit_reason_str(t->vcpu->run->exit_reason));
-		}
+		if (gang_vcpu_run(t->vcpu))
+			break;
 	}
 	return NULL;
 }

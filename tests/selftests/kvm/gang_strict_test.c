@@ -141,36 +141,22 @@ static void set_policy(int policy, int prio)
 static void *vcpu_worker(void *arg)
 {
 	struct vcpu_thread *t = arg;
-	struct ucall uc;
-	int r;
 
 	kvm_pin_this_task_to_pcpu(t->cpu);
 	if (t->fifo)
 		set_policy(SCHED_FIFO, 1);
 	else
 		set_policy(SCHED_OTHER, 0);
-	for (;;) {
-		r = __vcpu_run(t->vcpu);
-		if (r == -1 && errno == EINTR) {
-			WRITE_ONCE(t->eintr_exit_reason_ok,
-				   t->vcpu->run->exit_reason == KVM_EXIT_INTR);
-			WRITE_ONCE(t->nr_eintr, t->nr_eintr + 1);
-			if (READ_ONCE(t->stop_on_eintr))
-				return NULL;
-			continue;
-		}
-		TEST_ASSERT(!r, "KVM_RUN: %s", strerror(errno));
-		switch (get_ucall(t->vcpu, &uc)) {
-		case UCALL_DONE:
-			WRITE_ONCE(t->done, true);
+	while (!gang_vcpu_run(t->vcpu)) {
+		/* KVM_RUN returned -EINTR. */
+		WRITE_ONCE(t->eintr_exit_reason_ok,
+			   t->vcpu->run->exit_reason == KVM_EXIT_INTR);
+		WRITE_ONCE(t->nr_eintr, t->nr_eintr + 1);
+		if (READ_ONCE(t->stop_on_eintr))
 			return NULL;
-		case UCALL_ABORT:
-			REPORT_GUEST_ASSERT(uc);
-		default:
-			TEST_FAIL("unexpected exit %s",
-				  exit_reason_str(t->vcpu->run->exit_reason));
-		}
 	}
+	WRITE_ONCE(t->done, true);
+	return NULL;
 }
 
 /* Create a VM with the gang in @mode; vCPU i will run on CPU i. */

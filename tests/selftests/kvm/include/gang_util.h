@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * Helpers shared by the KVM_CAP_GANG selftests: enabling the gang and
- * reading one binary stat by name.
+ * Helpers shared by the KVM_CAP_GANG selftests: enabling the gang, running
+ * a vCPU, and reading one binary stat by name.
  */
 #ifndef SELFTEST_KVM_GANG_UTIL_H
 #define SELFTEST_KVM_GANG_UTIL_H
@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "kvm_util.h"
+#include "ucall_common.h"
 
 static inline int gang_enable(struct kvm_vm *vm, u64 mode, u64 skew_ns)
 {
@@ -19,6 +20,32 @@ static inline int gang_enable(struct kvm_vm *vm, u64 mode, u64 skew_ns)
 	};
 
 	return __vm_ioctl(vm, KVM_ENABLE_CAP, &cap);
+}
+
+/*
+ * One KVM_RUN of @vcpu, whose guest ends with GUEST_DONE(): true when the
+ * guest is done, false when KVM_RUN returned -EINTR (a signal; the caller
+ * decides whether to enter again).  Any other exit fails the test.
+ */
+static inline bool gang_vcpu_run(struct kvm_vcpu *vcpu)
+{
+	struct ucall uc;
+	int r;
+
+	r = __vcpu_run(vcpu);
+	if (r == -1 && errno == EINTR)
+		return false;
+	TEST_ASSERT(!r, "KVM_RUN: %s", strerror(errno));
+	switch (get_ucall(vcpu, &uc)) {
+	case UCALL_DONE:
+		return true;
+	case UCALL_ABORT:
+		REPORT_GUEST_ASSERT(uc);
+	default:
+		TEST_FAIL("unexpected exit %s",
+			  exit_reason_str(vcpu->run->exit_reason));
+	}
+	return false;
 }
 
 /*
