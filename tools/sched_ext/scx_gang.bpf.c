@@ -328,9 +328,13 @@ void BPF_STRUCT_OPS(gang_dispatch, s32 cpu, struct task_struct *prev)
 		return;
 	/*
 	 * The others' slot, and none of them has work left: a waiting gang
-	 * need not wait for the timer.  @prev, a non-member on its way to
-	 * sleep, counts as running until its ops.stopping().
+	 * need not wait for the timer.  One still queued has work, even if
+	 * it cannot run on this CPU (a task pinned to another that has not
+	 * picked it yet).  @prev, a non-member on its way to sleep, counts as
+	 * running until its ops.stopping().
 	 */
+	if (scx_bpf_dsq_nr_queued(OTHERS_DSQ))
+		return;
 	if (prev && !(prev->scx.flags & SCX_TASK_QUEUED)) {
 		tctx = bpf_task_storage_get(&task_ctxs, prev, 0, 0);
 		leaving = tctx && tctx->other_running;
