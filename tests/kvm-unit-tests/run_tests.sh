@@ -29,8 +29,7 @@ mkdir -p "$work"
 # run_one NAME FILE SMP ARGS QEMU_PARAMS MODE HOG TIMEOUT
 run_one() {
 	name=$1 file=$2 smp=$3 args=$4 params=$5 mode=$6 hog=$7 limit=$8
-	accel=kvm
-	[ "$mode" = on ] && accel=kvm,gang=on
+	accel=kvm,gang=$mode
 	log="$work/$name.$mode.log"
 	# shellcheck disable=SC2086
 	set -- "$QEMU" -accel "$accel" -smp "$smp" -m 64 -nodefaults -no-reboot \

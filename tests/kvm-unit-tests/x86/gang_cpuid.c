@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * gang_cpuid: what the guest is told about its vCPUs.  With gang=on QEMU
- * sets KVM_HINTS_REALTIME (CPUID 0x40000001 EDX bit 0: vCPUs are never
- * preempted behind the guest's back) unless -cpu ...,kvm-hint-dedicated=off
- * overrides it; with the gang off the hint stays clear.  The expected value
- * comes from the command line: realtime=0|1.
+ * gang_cpuid: what the guest is told about its vCPUs.  QEMU's gang= changes
+ * nothing the guest sees: KVM_HINTS_REALTIME (CPUID 0x40000001 EDX bit 0:
+ * vCPUs are never preempted behind the guest's back) is set only when
+ * -cpu ...,kvm-hint-dedicated=on asks for it, gang or not.  The expected
+ * value comes from the command line: realtime=0|1.
  */
 #include "libguest.h"
 
