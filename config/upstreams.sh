@@ -16,6 +16,14 @@ QEMU_SRC_PKG=qemu
 QEMU_SRC_VERSION=1:7.2+dfsg-7+deb12u18
 QEMU_VERSION=7.2.22
 
+# Debian's libvirt source package, exact version (fetched with apt-get
+# source); the extracted tree's meson.build must declare LIBVIRT_VERSION or
+# the build stops.  libvirt-patches/ applies to this tree (Debian's own
+# patches included).
+LIBVIRT_SRC_PKG=libvirt
+LIBVIRT_SRC_VERSION=9.0.0-4+deb12u2
+LIBVIRT_VERSION=9.0.0
+
 # Caches live outside the clone and are keyed by content or version, so a
 # fresh clone reuses them and a change of pin cannot pick up a stale one.
 KVM_GANG_CACHE=${KVM_GANG_CACHE:-/var/cache/kvm-gang}
