@@ -5,8 +5,8 @@ SHELL := /bin/bash
 .PHONY: help setup kernel kernel-debug kernel-vanilla qemu libvirt testbed model bench demo demo-scx check clean
 
 help:
-	@echo "make demo           install, build, boot the TCG test bed, run a 4-vCPU VM with the gang on, print its stats"
-	@echo "make demo-scx       two gang VMs on 2 CPUs without and with scx_gang (experimental: docs/co-scheduling.md)"
+	@echo "make demo           install, build, boot the TCG test bed: a 4-vCPU VM with the gang on and its stats, then two gang VMs on 2 CPUs without and with scx_gang"
+	@echo "make demo-scx       only the second part of make demo: two gang VMs on 2 CPUs without and with scx_gang"
 	@echo "make check          install, build and run every test; ends with 'N passed, N failed'"
 	@echo "make setup          install the Debian packages the project needs (root)"
 	@echo "make kernel         build the patched kernel and its UAPI headers in build/kernel"
@@ -49,11 +49,11 @@ model: setup
 bench: testbed
 	scripts/bench
 
+# The gang alone (KVM's mechanism), then co-scheduling (scx_gang, the policy).
 demo: testbed
 	scripts/vm-run --smp 4 --timeout 600 -- gang_demo --vcpus 4 --mode strict
+	scripts/vm-run --smp 2 --timeout 900 -- scx-demo
 
-# Not part of make demo while scx_gang can stall or crash the test bed
-# (docs/co-scheduling.md).
 demo-scx: testbed
 	scripts/vm-run --smp 2 --timeout 900 -- scx-demo
 
