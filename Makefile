@@ -13,7 +13,7 @@ help:
 	@echo "make kernel-debug   same with lockdep (and its PREEMPT_RT lock-nesting check), atomic-sleep checks, kmemleak, lockup detectors, in build/kernel-debug"
 	@echo "make kernel-vanilla the unpatched kernel from the same source, in build/kernel-vanilla"
 	@echo "make qemu           build Debian's QEMU 7.2 with qemu-patches/ (-accel kvm,gang=on) into build/bin/qemu-system-x86_64"
-	@echo "make libvirt        build Debian's libvirt 9.0 with libvirt-patches/ into build/libvirt (sbin/libvirtd, bin/virsh), and gang-probe and gangctl (libvirt-hooks/) into build/libvirt-hooks"
+	@echo "make libvirt        build Debian's libvirt 9.0 with libvirt-patches/ into build/libvirt (sbin/libvirtd, bin/virsh), and gangctl (libvirt-hooks/) into build/libvirt-hooks"
 	@echo "make testbed        build the selftests, gang_demo, scx_gang, guest tests and QEMU into build/vm-bin for scripts/vm-run"
 	@echo "make bench          run the spinlock/skew/IPI benchmark in the test bed, print the table, plot docs/bench/spinlock.png"
 	@echo "make model          check the SPIN model of the strict protocol (and that its mutants fail)"
@@ -35,8 +35,7 @@ kernel-vanilla: setup
 qemu: setup kernel
 	scripts/qemu-build
 
-# gang-probe takes KVM_CAP_GANG from the kernel's UAPI headers.
-libvirt: setup kernel
+libvirt: setup
 	scripts/libvirt-build
 	$(MAKE) -C libvirt-hooks
 
