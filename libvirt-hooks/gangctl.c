@@ -31,32 +31,25 @@
 #define UNPINNED (-1)
 #define MANY_CPUS (-2)
 #define GANG_XPATH "/domain/features/kvm/gang[@state='on']"
+#define XML_FLAGS (XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING)
 
 static const char *usageText =
 "usage: gangctl [--connect URI] COMMAND [ARGS]\n"
-"\n"
 "Commands:\n"
 "  enable DOMAIN [--mode strict|relaxed] [--skew-ns N] [--cpus LIST]\n"
-"        put the gang element into DOMAIN's persistent definition, pin its\n"
-"        vCPUs 1:1 to host CPUs no other gang uses, its emulator threads to\n"
-"        the other free host CPUs\n"
-"  status DOMAIN   the gang, the pinning and the hook's verdict\n"
-"                  (read-only connection)\n"
-"  list            the gang domains (read-only connection)\n"
-"  check DOMAIN    check the domain XML on standard input against the\n"
-"                  pinning rules, as the qemu hook does (no connection)\n"
-"\n"
+"                  add the gang element, pin the vCPUs 1:1 to free host CPUs\n"
+"                  and the emulator threads to the others (a new definition)\n"
+"  status DOMAIN   the gang, the pinning, the hook's verdict (read-only)\n"
+"  list            the gang domains (read-only)\n"
+"  check DOMAIN    the hook's pinning rule on the domain XML on stdin\n"
 "Options:\n"
 "  -c, --connect URI   connect to URI instead of libvirt's default\n"
 "  -m, --mode MODE     strict (the default) or relaxed\n"
 "  -s, --skew-ns N     relaxed mode's threshold in ns, 0 to 1000000000\n"
-"                      (0: the kernel's default)\n"
 "  -C, --cpus LIST     host CPUs for vCPU 0, 1, ... in this order, e.g. 2,3\n"
-"                      (default: the highest free host CPUs of the first\n"
-"                      NUMA node that has enough)\n"
+"                      (default: the highest free ones of one NUMA node)\n"
 "  -h, --help          show this help and exit\n"
-"\n"
-"Exit status: 0 success, 1 failure, 2 usage error.\n";
+"Exit status: 0 success, 1 failure, 2 usage error.  See gangctl(1).\n";
 
 /* What the gang's host policy reads of a domain definition. */
 struct gangDef {
@@ -182,9 +175,9 @@ gangDefFree(struct gangDef *def)
     memset(def, 0, sizeof(*def));
 }
 
-/* Parse the domain XML @xml into @def; the caller frees @def either way. */
+/* Read the domain XML @doc into @def, which owns it; freed by gangDefFree(). */
 static int
-gangDefParse(const char *xml, struct gangDef *def)
+gangDefParse(xmlDocPtr doc, struct gangDef *def)
 {
     static int cpus[MAX_CPUS];
     const char *why;
@@ -193,9 +186,7 @@ gangDefParse(const char *xml, struct gangDef *def)
     unsigned int i;
 
     memset(def, 0, sizeof(*def));
-    if (!(def->doc = xmlReadMemory(xml, strlen(xml), "domain.xml", NULL,
-                                   XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING)) ||
-        !(def->ctxt = xmlXPathNewContext(def->doc)) ||
+    if (!(def->doc = doc) || !(def->ctxt = xmlXPathNewContext(doc)) ||
         !(value = xpathString(def->ctxt, "/domain/vcpu")))
         return -1;
     errno = 0;
@@ -238,7 +229,8 @@ gangDefRead(virDomainPtr dom, unsigned int flags, struct gangDef *def)
         failVir(virDomainGetName(dom), "cannot read the definition");
         return -1;
     }
-    if ((ret = gangDefParse(xml, def)) < 0)
+    if ((ret = gangDefParse(xmlReadMemory(xml, strlen(xml), "domain.xml", NULL, XML_FLAGS),
+                            def)) < 0)
         fail(virDomainGetName(dom), "cannot parse the definition");
     free(xml);
     return ret;
@@ -302,25 +294,15 @@ cmdCheck(const char *name)
 {
     struct gangDef def;
     char problem[512];
-    char *xml = NULL;
-    size_t size = 0;
     int ret = EXIT_FAILURE;
-    FILE *in;
-    int c;
 
-    if (!(in = open_memstream(&xml, &size)))
-        return EXIT_FAILURE;
-    while ((c = getchar()) != EOF)
-        fputc(c, in);
-    fclose(in);
-    if (gangDefParse(xml, &def) < 0)
+    if (gangDefParse(xmlReadFd(0, "stdin.xml", NULL, XML_FLAGS), &def) < 0)
         fprintf(stderr, "kvm-gang: domain '%s': cannot parse the domain XML on standard input\n", name);
     else if (def.mode && !gangDefPinningOK(&def, problem, sizeof(problem)))
         fprintf(stderr, "kvm-gang: domain '%s': %s\n", name, problem);
     else
         ret = EXIT_SUCCESS;
     gangDefFree(&def);
-    free(xml);
     return ret;
 }
 
@@ -336,42 +318,29 @@ pickCPUs(virConnectPtr conn, const char *name, const unsigned char *online,
 {
     static int node[MAX_CPUS];
     xmlXPathContextPtr ctxt = NULL;
-    xmlXPathObjectPtr obj = NULL;
     xmlDocPtr doc = NULL;
     unsigned int nfree = 0;
     int maxNode = 0;
-    char *caps;
+    char *caps, *cell;
     int cpu, n;
 
     if (!(caps = virConnectGetCapabilities(conn))) {
         failVir(NULL, "cannot read the host capabilities");
         return -1;
     }
-    /* Without a topology in the capabilities, every CPU is on node 0. */
-    if ((doc = xmlReadMemory(caps, strlen(caps), "caps.xml", NULL, XML_PARSE_NONET)) &&
-        (ctxt = xmlXPathNewContext(doc)) &&
-        (obj = xmlXPathEvalExpression(BAD_CAST "//topology/cells/cell/cpus/cpu", ctxt)) &&
-        obj->nodesetval) {
-        for (n = 0; n < obj->nodesetval->nodeNr; n++) {
-            xmlNodePtr el = obj->nodesetval->nodeTab[n];
-            xmlChar *id = xmlGetProp(el, BAD_CAST "id");
-            xmlChar *cell = xmlGetProp(el->parent->parent, BAD_CAST "id");
-
-            if (id && cell && (cpu = atoi((char *)id)) >= 0 && cpu < MAX_CPUS)
-                node[cpu] = atoi((char *)cell);
-            xmlFree(id);
-            xmlFree(cell);
-        }
+    doc = xmlReadMemory(caps, strlen(caps), "caps.xml", NULL, XML_FLAGS);
+    ctxt = doc ? xmlXPathNewContext(doc) : NULL;
+    for (cpu = 0; cpu < nhostcpus; cpu++) {
+        /* Without a topology in the capabilities, every CPU is on node 0. */
+        cell = ctxt ? xpathString(ctxt, "//topology/cells/cell[cpus/cpu/@id='%d']/@id", cpu) : NULL;
+        node[cpu] = cell ? atoi(cell) : 0;
+        maxNode = node[cpu] > maxNode ? node[cpu] : maxNode;
+        nfree += VIR_CPU_USED(online, cpu) && !owner[cpu];
+        free(cell);
     }
-    xmlXPathFreeObject(obj);
     xmlXPathFreeContext(ctxt);
     xmlFreeDoc(doc);
     free(caps);
-
-    for (cpu = 0; cpu < nhostcpus; cpu++) {
-        nfree += VIR_CPU_USED(online, cpu) && !owner[cpu];
-        maxNode = node[cpu] > maxNode ? node[cpu] : maxNode;
-    }
     if (nfree < nvcpus + 1) {
         fail(name, "%u vCPUs and the emulator threads need %u host CPUs, %u of the host's %d CPUs are online and free of other gangs",
              nvcpus, nvcpus + 1, nfree, nhostcpus);
