@@ -98,7 +98,11 @@ run_vms() {
 			sed 's/.*p50 \([0-9]*\) us, p99 \([0-9]*\) us, max \([0-9]*\) us.*/\1 \2 \3/' |
 			sort -n -k2 | tail -n 1 >"$work/skew.txt"
 		read -r p50 p99 max <"$work/skew.txt" || p50=- p99=- max=-
-		skew=" skew_p50_us=${p50:--} skew_p99_us=${p99:--} skew_max_us=${max:--}"
+		# How often the CPUs changed hands: the others' slots are what a
+		# gang alone (1:1) pays for.
+		slots=$(sed -n "s/^scx_gang: slots begun: \([0-9]*\) gangs', \([0-9]*\) the others'$/\1 \2/p" \
+			"$work/scx.log" | tail -n 1)
+		skew=" skew_p50_us=${p50:--} skew_p99_us=${p99:--} skew_max_us=${max:--} gang_slots=${slots% *} others_slots=${slots#* }"
 		;;
 	*) skew= ;;
 	esac

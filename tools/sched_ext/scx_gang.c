@@ -256,11 +256,20 @@ static void report_gang(struct scx_gang *skel, __u32 id)
 
 static void report(struct scx_gang *skel)
 {
+	static __u64 gang_slots_reported, others_slots_reported;
+	__u64 gang_slots = skel->bss->nr_gang_slots;
+	__u64 others_slots = skel->bss->nr_others_slots;
 	__u32 id;
 
 	for (id = 0; id < MAX_GANGS; id++)
 		if (gangs[id].active)
 			report_gang(skel, id);
+	/* Every slot switch takes the CPUs from a gang or gives them to one. */
+	printf("scx_gang: slots begun: %llu gangs', %llu the others'\n",
+	       (unsigned long long)(gang_slots - gang_slots_reported),
+	       (unsigned long long)(others_slots - others_slots_reported));
+	gang_slots_reported = gang_slots;
+	others_slots_reported = others_slots;
 	fflush(stdout);
 }
 
