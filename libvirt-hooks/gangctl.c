@@ -45,7 +45,8 @@ static const char *usageText =
 "Options:\n"
 "  -c, --connect URI   connect to URI instead of libvirt's default\n"
 "  -m, --mode MODE     strict (the default) or relaxed\n"
-"  -s, --skew-ns N     relaxed mode's threshold in ns, 0 to 1000000000\n"
+"  -s, --skew-ns N     relaxed mode's threshold in ns, 0 to 1000000000;\n"
+"                      needs --mode relaxed\n"
 "  -C, --cpus LIST     host CPUs for vCPU 0, 1, ... in this order, e.g. 2,3\n"
 "                      (default: the highest free ones of one NUMA node)\n"
 "  -h, --help          show this help and exit\n"
@@ -61,6 +62,7 @@ struct gangDef {
     char *emulatorpin;      /* NULL without <emulatorpin> */
     int *vcpuCPU;           /* per vCPU: its host CPU, UNPINNED or MANY_CPUS */
     unsigned int nvcpus;
+    unsigned int niothreads;
 };
 
 static void fail(const char *name, const char *fmt, ...)
@@ -204,6 +206,9 @@ gangDefParse(xmlDocPtr doc, struct gangDef *def)
     def->skewNs = xpathString(def->ctxt, GANG_XPATH "/@skew-ns");
     def->placement = xpathString(def->ctxt, "/domain/vcpu/@placement");
     def->emulatorpin = xpathString(def->ctxt, "/domain/cputune/emulatorpin/@cpuset");
+    if ((value = xpathString(def->ctxt, "/domain/iothreads")))
+        def->niothreads = strtoul(value, NULL, 10);
+    free(value);
     for (i = 0; i < def->nvcpus; i++) {
         value = xpathString(def->ctxt, "/domain/cputune/vcpupin[@vcpu='%u']/@cpuset", i);
         if (!value)
@@ -282,6 +287,20 @@ gangDefPinningOK(const struct gangDef *def, char *buf, size_t size)
         if (vcpuOf[cpus[j]] >= 0) {
             snprintf(buf, size, "emulator threads are pinned to host CPU %d (emulatorpin '%s'), which vCPU %d uses",
                      cpus[j], def->emulatorpin, vcpuOf[cpus[j]]);
+            return false;
+        }
+    }
+    /* I/O threads are the VM's own threads too. */
+    for (i = 1; i <= def->niothreads; i++) {
+        char *pin = xpathString(def->ctxt, "/domain/cputune/iothreadpin[@iothread='%u']/@cpuset", i);
+
+        ncpus = pin ? parseCPUList(pin, cpus, &why) : -1;
+        for (j = 0; j < ncpus && vcpuOf[cpus[j]] < 0; j++)
+            ;
+        free(pin);
+        if (ncpus < 0 || j < ncpus) {
+            snprintf(buf, size, "I/O thread %u is not pinned off the vCPUs' host CPUs: pin it with <iothreadpin iothread='%u' cpuset='CPUS'/>",
+                     i, i);
             return false;
         }
     }
@@ -383,48 +402,81 @@ childElement(xmlNodePtr parent, const char *name, bool fresh)
 struct enableOptions {
     const char *mode;
     const char *cpus;
-    const char *skewNs;
+    bool haveSkew;
+    unsigned long long skewNs;
 };
+
+/*
+ * Mark the host CPUs of the other gang domains in @owner (their vCPUs) and
+ * @emulatorOwner (their emulator threads), as defined and, for a running
+ * one, as it runs.
+ */
+static int
+collectGangCPUs(virDomainPtr *doms, int ndoms, const char *self,
+                const char **owner, const char **emulatorOwner)
+{
+    static int cpus[MAX_CPUS];
+    struct gangDef other;
+    const char *why;
+    int i, j, n, pass;
+    unsigned int v;
+
+    for (i = 0; i < ndoms; i++) {
+        const char *name = virDomainGetName(doms[i]);
+
+        for (pass = 0; strcmp(name, self) != 0 && pass < 2; pass++) {
+            if (pass && virDomainIsActive(doms[i]) != 1)
+                break;
+            if (gangDefRead(doms[i], pass ? 0 : VIR_DOMAIN_XML_INACTIVE, &other) < 0) {
+                gangDefFree(&other);
+                /* A domain undefined meanwhile holds no CPUs. */
+                if (virGetLastErrorCode() == VIR_ERR_NO_DOMAIN)
+                    break;
+                return -1;
+            }
+            for (v = 0; other.mode && v < other.nvcpus; v++) {
+                if (other.vcpuCPU[v] >= 0)
+                    owner[other.vcpuCPU[v]] = name;
+            }
+            n = other.mode && other.emulatorpin ? parseCPUList(other.emulatorpin, cpus, &why) : 0;
+            for (j = 0; j < n; j++)
+                emulatorOwner[cpus[j]] = name;
+            gangDefFree(&other);
+        }
+    }
+    return 0;
+}
 
 static int
 cmdEnable(virConnectPtr conn, virDomainPtr dom, const struct enableOptions *opts)
 {
-    static const char *owner[MAX_CPUS];
+    static const char *owner[MAX_CPUS], *emulatorOwner[MAX_CPUS];
     static int chosen[MAX_CPUS];
     static bool used[MAX_CPUS];
     const char *name = virDomainGetName(dom);
     virDomainPtr *doms = NULL, newdom = NULL;
     unsigned char *online = NULL;
     xmlChar *xml = NULL;
-    struct gangDef def, other;
+    struct gangDef def;
     xmlNodePtr root, cputune, gang, pin;
     char emulatorpin[4096] = "";
     unsigned int nonline, v;
     size_t len = 0;
     int ret = EXIT_FAILURE;
-    int ndoms = 0, nhostcpus, cpu, i;
+    int ndoms = 0, nhostcpus, cpu, first, i;
     const char *why;
     char buf[32];
 
-    if (gangDefRead(dom, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE, &def) < 0 ||
-        (nhostcpus = virNodeGetCPUMap(conn, &online, &nonline, 0)) < 0 ||
+    if (gangDefRead(dom, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE, &def) < 0)
+        goto cleanup;
+    if ((nhostcpus = virNodeGetCPUMap(conn, &online, &nonline, 0)) < 0 ||
         (ndoms = virConnectListAllDomains(conn, &doms, 0)) < 0) {
-        if (def.doc)
-            failVir(NULL, "cannot read the host's CPUs and domains");
+        failVir(NULL, "cannot read the host's CPUs and domains");
         goto cleanup;
     }
     nhostcpus = nhostcpus > MAX_CPUS ? MAX_CPUS : nhostcpus;
-    for (i = 0; i < ndoms; i++) {
-        if (strcmp(virDomainGetName(doms[i]), name) == 0)
-            continue;
-        if (gangDefRead(doms[i], VIR_DOMAIN_XML_INACTIVE, &other) == 0 && other.mode) {
-            for (v = 0; v < other.nvcpus; v++) {
-                if (other.vcpuCPU[v] >= 0 && !owner[other.vcpuCPU[v]])
-                    owner[other.vcpuCPU[v]] = virDomainGetName(doms[i]);
-            }
-        }
-        gangDefFree(&other);
-    }
+    if (collectGangCPUs(doms, ndoms, name, owner, emulatorOwner) < 0)
+        goto cleanup;
 
     if (def.placement && strcmp(def.placement, "auto") == 0) {
         fail(name, "<vcpu placement='auto'> lets numad place the vCPUs; make it static first");
@@ -452,9 +504,19 @@ cmdEnable(virConnectPtr conn, virDomainPtr dom, const struct enableOptions *opts
         }
         used[cpu] = true;
     }
-    for (cpu = 0; cpu < nhostcpus && len < sizeof(emulatorpin) - 8; cpu++) {
-        if (VIR_CPU_USED(online, cpu) && !owner[cpu] && !used[cpu])
-            len += snprintf(emulatorpin + len, sizeof(emulatorpin) - len, "%s%d", len ? "," : "", cpu);
+    /* The emulator and I/O threads: every other free CPU, as ranges. */
+    for (cpu = 0; cpu < nhostcpus; cpu++) {
+        if (!VIR_CPU_USED(online, cpu) || owner[cpu] || used[cpu])
+            continue;
+        for (first = cpu; cpu + 1 < nhostcpus && VIR_CPU_USED(online, cpu + 1) &&
+             !owner[cpu + 1] && !used[cpu + 1]; cpu++)
+            ;
+        len += snprintf(emulatorpin + len, sizeof(emulatorpin) - len,
+                        first < cpu ? "%s%d-%d" : "%s%d", len ? "," : "", first, cpu);
+        if (len >= sizeof(emulatorpin)) {
+            fail(name, "the emulator threads' CPU list is too long");
+            goto cleanup;
+        }
     }
     if (!len) {
         fail(name, "no host CPU is left for the emulator threads");
@@ -474,11 +536,19 @@ cmdEnable(virConnectPtr conn, virDomainPtr dom, const struct enableOptions *opts
     }
     pin = childElement(cputune, "emulatorpin", true);
     xmlNewProp(pin, BAD_CAST "cpuset", BAD_CAST emulatorpin);
+    for (v = 1; v <= def.niothreads; v++) {
+        pin = v > 1 ? xmlNewChild(cputune, NULL, BAD_CAST "iothreadpin", NULL) :
+                      childElement(cputune, "iothreadpin", true);
+        snprintf(buf, sizeof(buf), "%u", v);
+        xmlNewProp(pin, BAD_CAST "iothread", BAD_CAST buf);
+        xmlNewProp(pin, BAD_CAST "cpuset", BAD_CAST emulatorpin);
+    }
     gang = childElement(childElement(childElement(root, "features", false), "kvm", false), "gang", true);
     xmlNewProp(gang, BAD_CAST "state", BAD_CAST "on");
     xmlNewProp(gang, BAD_CAST "mode", BAD_CAST opts->mode);
-    if (opts->skewNs)
-        xmlNewProp(gang, BAD_CAST "skew-ns", BAD_CAST opts->skewNs);
+    snprintf(buf, sizeof(buf), "%llu", opts->skewNs);
+    if (opts->haveSkew)
+        xmlNewProp(gang, BAD_CAST "skew-ns", BAD_CAST buf);
     xmlDocDumpMemory(def.doc, &xml, &i);
     if (!xml || !(newdom = virDomainDefineXMLFlags(conn, (const char *)xml,
                                                    VIR_DOMAIN_DEFINE_VALIDATE))) {
@@ -487,13 +557,18 @@ cmdEnable(virConnectPtr conn, virDomainPtr dom, const struct enableOptions *opts
     }
 
     printf("Domain '%s': gang %s%s%s%s, vCPU:CPU", name, opts->mode,
-           opts->skewNs ? " (skew-ns " : "", opts->skewNs ? opts->skewNs : "",
-           opts->skewNs ? ")" : "");
+           opts->haveSkew ? " (skew-ns " : "", opts->haveSkew ? buf : "", opts->haveSkew ? ")" : "");
     for (v = 0; v < def.nvcpus; v++)
         printf(" %u:%d", v, chosen[v]);
     printf(", emulator threads on %s\n", emulatorpin);
     if (virDomainIsActive(newdom) == 1)
         printf("Domain '%s' is running: the gang takes effect at its next start\n", name);
+    /* Another gang's emulator threads would preempt this gang's vCPUs. */
+    for (v = 0; v < def.nvcpus; v++) {
+        if (emulatorOwner[chosen[v]])
+            fprintf(stderr, "gangctl: warning: host CPU %d is in the emulatorpin of gang domain '%s': run 'gangctl enable %s' again to move its emulator threads\n",
+                    chosen[v], emulatorOwner[chosen[v]], emulatorOwner[chosen[v]]);
+    }
     ret = EXIT_SUCCESS;
 
  cleanup:
@@ -558,8 +633,8 @@ cmdStatus(virDomainPtr dom)
             printGang(&config);
         }
         printf("%-10s %s\n", "Emulator:", config.emulatorpin ? config.emulatorpin : "-");
-        printf("%-10s %s\n", "Hook:", gangDefPinningOK(&config, problem, sizeof(problem)) ?
-               "ok: the pinning suits a gang" : problem);
+        printf("%-10s %s\n", "Hook:", !config.mode ? "ok: no gang, nothing to check" :
+               gangDefPinningOK(&config, problem, sizeof(problem)) ? "ok: the pinning suits a gang" : problem);
         if (active == 1)
             printf("%-10s virsh domstats --vm --vcpu %s\n", "Stats:", virDomainGetName(dom));
         ret = EXIT_SUCCESS;
@@ -657,7 +732,8 @@ main(int argc, char **argv)
                 skew > SKEW_NS_MAX)
                 return usageError("--skew-ns '%s' is not a number of nanoseconds from 0 to 1000000000",
                                   optarg);
-            opts.skewNs = optarg;
+            opts.skewNs = skew;
+            opts.haveSkew = true;
             break;
         case 'C':
             opts.cpus = optarg;
@@ -668,6 +744,11 @@ main(int argc, char **argv)
         case ':':
             return usageError("option '%s' needs an argument", argv[optind - 1]);
         default:
+            if (optopt) {
+                char opt[3] = { '-', (char)optopt, 0 };
+
+                return usageError("unknown option '%s'", opt);
+            }
             return usageError("unknown option '%s'", argv[optind - 1]);
         }
     }
@@ -686,9 +767,9 @@ main(int argc, char **argv)
     } else {
         return usageError("unknown command '%s'", command);
     }
-    if (!enable && (haveMode || opts.skewNs || opts.cpus))
+    if (!enable && (haveMode || opts.haveSkew || opts.cpus))
         return usageError("--mode, --skew-ns and --cpus belong to enable%s", "");
-    if (opts.skewNs && strcmp(opts.mode, "relaxed") != 0)
+    if (opts.haveSkew && strcmp(opts.mode, "relaxed") != 0)
         return usageError("--skew-ns needs --mode relaxed (strict mode has no skew threshold)%s", "");
     if (strcmp(command, "check") == 0)
         return cmdCheck(argv[optind + 1]);
