@@ -169,26 +169,8 @@ for mode in on off; do
 	echo "DATA skew mode=$mode max_skew_us=$(field max_skew_us "$work/skew.log") long_stall_us=$(field long_stall_us "$work/skew.log") passed=$ok"
 done
 
-# Idle cost: nothing preempted, gang on and off interleaved, $idle_reps
-# times; scripts/bench takes the median of each.
-idle_reps=5
-rep=1
-while [ "$rep" -le "$idle_reps" ]; do
-	for mode in on off; do
-		accel=kvm
-		[ "$mode" = on ] && accel=kvm,gang=on
-		for test in vmexit ipi rendezvous; do
-			n=2000
-			[ "$test" = vmexit ] && n=20000
-			timeout 300 "$QEMU" -accel "$accel" -smp 2 -m 64 -nodefaults -no-reboot -display none \
-				-device isa-debug-exit,iobase=0xf4,iosize=4 -serial stdio \
-				-kernel "$kut/gang_$test.elf" -append "cpus=2 n=$n" </dev/null >"$work/$test.log" 2>&1
-			ok=$(( $? == 1 ))
-			echo "DATA $test rep=$rep mode=$mode mean_ns=$(field mean_ns "$work/$test.log") worst_us=$(field worst_us "$work/$test.log") passed=$ok"
-		done
-	done
-	rep=$((rep + 1))
-done
+# Idle cost: nothing preempted, gang on and off interleaved (idle-cost.sh).
+"$here/idle-cost.sh" host
 
 # What one co-stop costs with IRQs off, 2 to 64 vCPUs, gang off and strict
 # (tests/selftests/kvm/gang_costop_perf_test.c, function_graph timings).
