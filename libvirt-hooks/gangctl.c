@@ -4,11 +4,10 @@
  * knows the gang (<features><kvm><gang state='on' mode=.../></kvm></features>,
  * libvirt-patches/): it validates the element, refuses it without a QEMU
  * that has the property and shows the gang's statistics in
- * "virsh domstats --vm --vcpu".  What is left is host policy, and it lives
- * here, in one place: the pinning rules of a gang domain, which the kvm-gang
- * qemu hook enforces at start ("check"), and pinning a gang to free host
- * CPUs of one NUMA node, away from other gangs ("enable").  docs/gangctl.1
- * is the manual; the usage text below matches it.
+ * "virsh domstats --vm --vcpu".  What is left is host policy, in one place:
+ * the pinning rules of a gang domain, which the kvm-gang qemu hook enforces
+ * at start ("check"), and pinning a gang to free host CPUs of one NUMA node,
+ * away from other gangs ("enable").  docs/gangctl.1 is the manual.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -21,16 +20,13 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 #include <libxml/parser.h>
-#include <libxml/tree.h>
 #include <libxml/xpath.h>
 
-/* Host CPU numbers gangctl handles, as libvirt's own cpuset limit. */
-#define MAX_CPUS 16384
+#define MAX_CPUS 16384          /* libvirt's own cpuset limit */
 #define SKEW_NS_MAX 1000000000ULL
 #define EXIT_USAGE 2
-#define UNPINNED (-1)
-#define MANY_CPUS (-2)
-#define GANG_XPATH "/domain/features/kvm/gang[@state='on']"
+#define GANG_MODE "/domain/features/kvm/gang[@state='on']/@mode"
+#define EMULATORPIN "/domain/cputune/emulatorpin/@cpuset"
 #define XML_FLAGS (XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING)
 
 static const char *usageText =
@@ -52,17 +48,22 @@ static const char *usageText =
 "  -h, --help          show this help and exit\n"
 "Exit status: 0 success, 1 failure, 2 usage error.  See gangctl(1).\n";
 
-/* What the gang's host policy reads of a domain definition. */
+/* A domain definition as the gang's host policy reads it. */
 struct gangDef {
     xmlDocPtr doc;
     xmlXPathContextPtr ctxt;
-    char *mode;             /* NULL: no gang */
-    char *skewNs;           /* NULL without the attribute */
-    char *placement;
-    char *emulatorpin;      /* NULL without <emulatorpin> */
-    int *vcpuCPU;           /* per vCPU: its host CPU, UNPINNED or MANY_CPUS */
+    char *mode;             /* NULL: no gang; libvirt always records the mode */
     unsigned int nvcpus;
-    unsigned int niothreads;
+    int *vcpuCPU;           /* per vCPU: its one host CPU, else -1 */
+};
+
+/* The host's CPUs as "enable" sees them. */
+struct hostCPUs {
+    int n;
+    unsigned char *online;              /* virNodeGetCPUMap()'s map */
+    int node[MAX_CPUS];                 /* NUMA node */
+    char *vcpuOf[MAX_CPUS];             /* the other gang domain whose vCPU runs there */
+    bool taken[MAX_CPUS];               /* by this domain's vCPUs */
 };
 
 static void fail(const char *name, const char *fmt, ...)
@@ -82,13 +83,6 @@ fail(const char *name, const char *fmt, ...)
     fputc('\n', stderr);
 }
 
-/* A failed libvirt call: what failed, then libvirt's message. */
-static void
-failVir(const char *name, const char *what)
-{
-    fail(name, "%s: %s", what, virGetLastErrorMessage());
-}
-
 /* libvirt prints every error to stderr by default; gangctl reports its own. */
 static void
 silentErrorFunc(void *opaque __attribute__((unused)),
@@ -98,17 +92,14 @@ silentErrorFunc(void *opaque __attribute__((unused)),
 
 /*
  * Parse a CPU list as libvirt writes it ("0,2-3") into @cpus, in the order
- * given.  Returns the number of CPUs, or -1 with @why set.
+ * given.  Returns the number of CPUs, -1 if @list is not such a list.
  */
 static int
-parseCPUList(const char *list, int *cpus, const char **why)
+parseCPUList(const char *list, int *cpus)
 {
-    static bool seen[MAX_CPUS];
     const char *p = list;
     int ncpus = 0;
 
-    memset(seen, 0, sizeof(seen));
-    *why = "is not a CPU list such as 2,3 or 2-3";
     while (*p) {
         unsigned long first, last;
         char *end;
@@ -119,28 +110,18 @@ parseCPUList(const char *list, int *cpus, const char **why)
         first = last = strtoul(p, &end, 10);
         if (*end == '-' && end[1] >= '0' && end[1] <= '9')
             last = strtoul(end + 1, &end, 10);
-        if (errno || first > last || (*end && (*end != ',' || !end[1])))
+        if (errno || first > last || last >= MAX_CPUS ||
+            last - first >= (unsigned long)(MAX_CPUS - ncpus) ||
+            (*end && (*end != ',' || !end[1])))
             return -1;
         p = end + (*end == ',');
-        if (last >= MAX_CPUS) {
-            *why = "has a CPU number beyond libvirt's limit";
-            return -1;
-        }
-        for (; first <= last; first++) {
-            if (seen[first]) {
-                *why = "names a host CPU twice";
-                return -1;
-            }
-            seen[first] = true;
-            cpus[ncpus++] = first;
-        }
+        while (first <= last)
+            cpus[ncpus++] = first++;
     }
-    if (ncpus == 0)
-        *why = "names no host CPU";
     return ncpus ? ncpus : -1;
 }
 
-/* The string value of the first node @expr selects, malloc'ed; else NULL. */
+/* The string value of the first node the expression selects, malloc'ed; else NULL. */
 static char *
 xpathString(xmlXPathContextPtr ctxt, const char *fmt, ...)
 {
@@ -152,9 +133,8 @@ xpathString(xmlXPathContextPtr ctxt, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(expr, sizeof(expr), fmt, ap);
     va_end(ap);
-    if (!(obj = xmlXPathEvalExpression(BAD_CAST expr, ctxt)))
-        return NULL;
-    if (obj->type == XPATH_NODESET && obj->nodesetval && obj->nodesetval->nodeNr > 0) {
+    obj = xmlXPathEvalExpression(BAD_CAST expr, ctxt);
+    if (obj && obj->nodesetval && obj->nodesetval->nodeNr > 0) {
         xmlChar *value = xmlNodeGetContent(obj->nodesetval->nodeTab[0]);
 
         ret = strdup(value ? (const char *)value : "");
@@ -169,9 +149,6 @@ gangDefFree(struct gangDef *def)
 {
     free(def->vcpuCPU);
     free(def->mode);
-    free(def->skewNs);
-    free(def->placement);
-    free(def->emulatorpin);
     xmlXPathFreeContext(def->ctxt);
     xmlFreeDoc(def->doc);
     memset(def, 0, sizeof(*def));
@@ -182,9 +159,7 @@ static int
 gangDefParse(xmlDocPtr doc, struct gangDef *def)
 {
     static int cpus[MAX_CPUS];
-    const char *why;
-    char *value;
-    char *end;
+    char *value, *end;
     unsigned int i;
 
     memset(def, 0, sizeof(*def));
@@ -193,30 +168,15 @@ gangDefParse(xmlDocPtr doc, struct gangDef *def)
         return -1;
     errno = 0;
     def->nvcpus = strtoul(value, &end, 10);
-    if (errno || end == value || *end || def->nvcpus == 0 || def->nvcpus > MAX_CPUS ||
-        !(def->vcpuCPU = calloc(def->nvcpus, sizeof(*def->vcpuCPU)))) {
-        free(value);
+    if (errno || end == value || *end || def->nvcpus > MAX_CPUS)
+        def->nvcpus = 0;
+    free(value);
+    if (!def->nvcpus || !(def->vcpuCPU = calloc(def->nvcpus, sizeof(int))))
         return -1;
-    }
-    free(value);
-    if ((value = xpathString(def->ctxt, GANG_XPATH)) &&
-        !(def->mode = xpathString(def->ctxt, GANG_XPATH "/@mode")))
-        def->mode = strdup("strict");
-    free(value);
-    def->skewNs = xpathString(def->ctxt, GANG_XPATH "/@skew-ns");
-    def->placement = xpathString(def->ctxt, "/domain/vcpu/@placement");
-    def->emulatorpin = xpathString(def->ctxt, "/domain/cputune/emulatorpin/@cpuset");
-    if ((value = xpathString(def->ctxt, "/domain/iothreads")))
-        def->niothreads = strtoul(value, NULL, 10);
-    free(value);
+    def->mode = xpathString(def->ctxt, GANG_MODE);
     for (i = 0; i < def->nvcpus; i++) {
         value = xpathString(def->ctxt, "/domain/cputune/vcpupin[@vcpu='%u']/@cpuset", i);
-        if (!value)
-            def->vcpuCPU[i] = UNPINNED;
-        else if (parseCPUList(value, cpus, &why) == 1)
-            def->vcpuCPU[i] = cpus[0];
-        else
-            def->vcpuCPU[i] = MANY_CPUS;
+        def->vcpuCPU[i] = value && parseCPUList(value, cpus) == 1 ? cpus[0] : -1;
         free(value);
     }
     return 0;
@@ -226,16 +186,14 @@ gangDefParse(xmlDocPtr doc, struct gangDef *def)
 static int
 gangDefRead(virDomainPtr dom, unsigned int flags, struct gangDef *def)
 {
-    char *xml;
-    int ret;
+    char *xml = virDomainGetXMLDesc(dom, flags);
+    int ret = -1;
 
     memset(def, 0, sizeof(*def));
-    if (!(xml = virDomainGetXMLDesc(dom, flags))) {
-        failVir(virDomainGetName(dom), "cannot read the definition");
-        return -1;
-    }
-    if ((ret = gangDefParse(xmlReadMemory(xml, strlen(xml), "domain.xml", NULL, XML_FLAGS),
-                            def)) < 0)
+    if (!xml)
+        fail(virDomainGetName(dom), "cannot read the definition: %s", virGetLastErrorMessage());
+    else if ((ret = gangDefParse(xmlReadMemory(xml, strlen(xml), "domain.xml", NULL, XML_FLAGS),
+                                 def)) < 0)
         fail(virDomainGetName(dom), "cannot parse the definition");
     free(xml);
     return ret;
@@ -243,20 +201,21 @@ gangDefRead(virDomainPtr dom, unsigned int flags, struct gangDef *def)
 
 /*
  * The pinning rules of a gang domain: each vCPU on a host CPU of its own,
- * the emulator threads on other host CPUs, so that the VM never preempts its
- * own members; only host noise does.  Writes the first broken rule into
- * @buf and returns false; true when all hold.
+ * the emulator and I/O threads on other host CPUs, so that the VM never
+ * preempts its own members; only host noise does.  Writes the first broken
+ * rule into @buf and returns false; true when all hold.
  */
 static bool
 gangDefPinningOK(const struct gangDef *def, char *buf, size_t size)
 {
-    static int vcpuOf[MAX_CPUS];
-    static int cpus[MAX_CPUS];
-    const char *why;
-    unsigned int i;
-    int ncpus, j;
+    static int vcpuOf[MAX_CPUS], cpus[MAX_CPUS];
+    char *value = xpathString(def->ctxt, "/domain/vcpu/@placement");
+    bool numad = value && strcmp(value, "auto") == 0;
+    unsigned int i, niothreads;
+    int n, j;
 
-    if (def->placement && strcmp(def->placement, "auto") == 0) {
+    free(value);
+    if (numad) {
         snprintf(buf, size, "<vcpu placement='auto'> lets numad place the vCPUs; pin every vCPU with <cputune><vcpupin>");
         return false;
     }
@@ -264,10 +223,8 @@ gangDefPinningOK(const struct gangDef *def, char *buf, size_t size)
     for (i = 0; i < def->nvcpus; i++) {
         int cpu = def->vcpuCPU[i];
 
-        if (cpu == UNPINNED)
-            snprintf(buf, size, "vCPU %u is not pinned: add <vcpupin vcpu='%u' cpuset='CPU'/> to <cputune>", i, i);
-        else if (cpu == MANY_CPUS)
-            snprintf(buf, size, "vCPU %u is pinned to several host CPUs, not to exactly one", i);
+        if (cpu < 0)
+            snprintf(buf, size, "vCPU %u is not pinned to one host CPU: add <vcpupin vcpu='%u' cpuset='CPU'/> to <cputune>", i, i);
         else if (vcpuOf[cpu] >= 0)
             snprintf(buf, size, "vCPUs %d and %u are both pinned to host CPU %d", vcpuOf[cpu], i, cpu);
         else
@@ -275,34 +232,27 @@ gangDefPinningOK(const struct gangDef *def, char *buf, size_t size)
         if (cpu < 0 || vcpuOf[cpu] != (int)i)
             return false;
     }
-    if (!def->emulatorpin) {
-        snprintf(buf, size, "emulator threads are not pinned: add <emulatorpin cpuset='CPUS'/> to <cputune>, off the vCPUs' host CPUs");
-        return false;
-    }
-    if ((ncpus = parseCPUList(def->emulatorpin, cpus, &why)) < 0) {
-        snprintf(buf, size, "emulatorpin '%s' %s", def->emulatorpin, why);
-        return false;
-    }
-    for (j = 0; j < ncpus; j++) {
-        if (vcpuOf[cpus[j]] >= 0) {
-            snprintf(buf, size, "emulator threads are pinned to host CPU %d (emulatorpin '%s'), which vCPU %d uses",
-                     cpus[j], def->emulatorpin, vcpuOf[cpus[j]]);
-            return false;
-        }
-    }
-    /* I/O threads are the VM's own threads too. */
-    for (i = 1; i <= def->niothreads; i++) {
-        char *pin = xpathString(def->ctxt, "/domain/cputune/iothreadpin[@iothread='%u']/@cpuset", i);
-
-        ncpus = pin ? parseCPUList(pin, cpus, &why) : -1;
-        for (j = 0; j < ncpus && vcpuOf[cpus[j]] < 0; j++)
+    /* The emulator threads (i == 0), then the I/O threads, the VM's own threads too. */
+    value = xpathString(def->ctxt, "/domain/iothreads");
+    niothreads = value ? strtoul(value, NULL, 10) : 0;
+    free(value);
+    for (i = 0; i <= niothreads; i++) {
+        value = i ? xpathString(def->ctxt, "/domain/cputune/iothreadpin[@iothread='%u']/@cpuset", i) :
+                    xpathString(def->ctxt, EMULATORPIN);
+        n = value ? parseCPUList(value, cpus) : -1;
+        for (j = 0; j < n && vcpuOf[cpus[j]] < 0; j++)
             ;
-        free(pin);
-        if (ncpus < 0 || j < ncpus) {
+        if (i && (n < 0 || j < n))
             snprintf(buf, size, "I/O thread %u is not pinned off the vCPUs' host CPUs: pin it with <iothreadpin iothread='%u' cpuset='CPUS'/>",
                      i, i);
+        else if (n < 0)
+            snprintf(buf, size, "emulator threads are not pinned: add <emulatorpin cpuset='CPUS'/> to <cputune>, off the vCPUs' host CPUs");
+        else if (j < n)
+            snprintf(buf, size, "emulator threads are pinned to host CPU %d (emulatorpin '%s'), which vCPU %d uses",
+                     cpus[j], value, vcpuOf[cpus[j]]);
+        free(value);
+        if (n < 0 || j < n)
             return false;
-        }
     }
     return true;
 }
@@ -326,50 +276,96 @@ cmdCheck(const char *name)
 }
 
 /*
- * Choose the host CPUs for @def's vCPUs into @chosen: free ones, online and
- * no other gang's (@owner), leaving one for the emulator threads; the
- * highest of the first NUMA node that has enough, so a gang stays on one
- * node and CPU 0 stays with the host.
+ * Read the host's CPUs into @host: online, NUMA node, and those of the gang
+ * domains other than @self, as defined and, for a running one, as it runs.
  */
 static int
-pickCPUs(virConnectPtr conn, const char *name, const unsigned char *online,
-         int nhostcpus, const char **owner, unsigned int nvcpus, int *chosen)
+hostCPUsRead(virConnectPtr conn, const char *self, struct hostCPUs *host)
 {
-    static int node[MAX_CPUS];
     xmlXPathContextPtr ctxt = NULL;
-    xmlDocPtr doc = NULL;
-    unsigned int nfree = 0;
-    int maxNode = 0;
-    char *caps, *cell;
-    int cpu, n;
+    virDomainPtr *doms = NULL;
+    xmlDocPtr caps = NULL;
+    struct gangDef other;
+    int ndoms = 0, i, ret = -1;
+    char *value = NULL;
+    unsigned int v, live;
 
-    if (!(caps = virConnectGetCapabilities(conn))) {
-        failVir(NULL, "cannot read the host capabilities");
-        return -1;
+    if ((host->n = virNodeGetCPUMap(conn, &host->online, NULL, 0)) < 0 ||
+        !(value = virConnectGetCapabilities(conn)) ||
+        (ndoms = virConnectListAllDomains(conn, &doms, 0)) < 0) {
+        fail(NULL, "cannot read the host's CPUs and domains: %s", virGetLastErrorMessage());
+        goto cleanup;
     }
-    doc = xmlReadMemory(caps, strlen(caps), "caps.xml", NULL, XML_FLAGS);
-    ctxt = doc ? xmlXPathNewContext(doc) : NULL;
-    for (cpu = 0; cpu < nhostcpus; cpu++) {
+    host->n = host->n > MAX_CPUS ? MAX_CPUS : host->n;
+    caps = xmlReadMemory(value, strlen(value), "caps.xml", NULL, XML_FLAGS);
+    free(value);
+    value = NULL;
+    ctxt = caps ? xmlXPathNewContext(caps) : NULL;
+    for (i = 0; i < host->n; i++) {
         /* Without a topology in the capabilities, every CPU is on node 0. */
-        cell = ctxt ? xpathString(ctxt, "//topology/cells/cell[cpus/cpu/@id='%d']/@id", cpu) : NULL;
-        node[cpu] = cell ? atoi(cell) : 0;
-        maxNode = node[cpu] > maxNode ? node[cpu] : maxNode;
-        nfree += VIR_CPU_USED(online, cpu) && !owner[cpu];
+        char *cell = ctxt ? xpathString(ctxt, "//topology/cells/cell[cpus/cpu/@id='%d']/@id", i) : NULL;
+
+        host->node[i] = cell ? atoi(cell) : 0;
         free(cell);
     }
+    for (i = 0; i < ndoms; i++) {
+        const char *name = virDomainGetName(doms[i]);
+
+        for (live = 0; strcmp(name, self) && live <= (virDomainIsActive(doms[i]) == 1); live++) {
+            if (gangDefRead(doms[i], live ? 0 : VIR_DOMAIN_XML_INACTIVE, &other) < 0) {
+                /* A domain undefined meanwhile holds no CPUs. */
+                if (virGetLastErrorCode() == VIR_ERR_NO_DOMAIN)
+                    break;
+                goto cleanup;
+            }
+            for (v = 0; other.mode && v < other.nvcpus; v++) {
+                /* Never freed: gangctl exits soon. */
+                if (other.vcpuCPU[v] >= 0)
+                    host->vcpuOf[other.vcpuCPU[v]] = strdup(name);
+            }
+            gangDefFree(&other);
+        }
+    }
+    ret = 0;
+
+ cleanup:
+    for (i = 0; i < ndoms; i++)
+        virDomainFree(doms[i]);
+    free(doms);
+    free(value);
     xmlXPathFreeContext(ctxt);
-    xmlFreeDoc(doc);
-    free(caps);
+    xmlFreeDoc(caps);
+    return ret;
+}
+
+static bool
+cpuFree(const struct hostCPUs *host, int cpu)
+{
+    return cpu < host->n && VIR_CPU_USED(host->online, cpu) && !host->vcpuOf[cpu] &&
+           !host->taken[cpu];
+}
+
+/*
+ * Choose the host CPUs for @nvcpus vCPUs into @chosen: free ones, leaving
+ * one for the emulator threads; the highest of the first NUMA node that has
+ * enough, so that a gang stays on one node and CPU 0 stays with the host.
+ */
+static int
+pickCPUs(const struct hostCPUs *host, const char *name, unsigned int nvcpus, int *chosen)
+{
+    unsigned int nfree = 0, nchosen;
+    int cpu, node;
+
+    for (cpu = 0; cpu < host->n; cpu++)
+        nfree += cpuFree(host, cpu);
     if (nfree < nvcpus + 1) {
         fail(name, "%u vCPUs and the emulator threads need %u host CPUs, %u of the host's %d CPUs are online and free of other gangs",
-             nvcpus, nvcpus + 1, nfree, nhostcpus);
+             nvcpus, nvcpus + 1, nfree, host->n);
         return -1;
     }
-    for (n = 0; n <= maxNode; n++) {
-        unsigned int nchosen = 0;
-
-        for (cpu = nhostcpus - 1; cpu >= 0 && nchosen < nvcpus; cpu--) {
-            if (node[cpu] == n && VIR_CPU_USED(online, cpu) && !owner[cpu])
+    for (node = 0; node < host->n; node++) {
+        for (nchosen = 0, cpu = host->n - 1; cpu >= 0 && nchosen < nvcpus; cpu--) {
+            if (host->node[cpu] == node && cpuFree(host, cpu))
                 chosen[nvcpus - ++nchosen] = cpu;
         }
         if (nchosen == nvcpus)
@@ -379,114 +375,74 @@ pickCPUs(virConnectPtr conn, const char *name, const unsigned char *online,
     return -1;
 }
 
-/* The child element @name of @parent, created when missing; its old ones go with @fresh. */
+/* The element @name under @parent: the first one, or a new one. */
 static xmlNodePtr
-childElement(xmlNodePtr parent, const char *name, bool fresh)
+childElement(xmlNodePtr parent, const char *name)
 {
-    xmlNodePtr node = parent->children;
+    xmlNodePtr node;
 
-    while (node) {
-        xmlNodePtr next = node->next;
-
-        if (node->type == XML_ELEMENT_NODE && xmlStrEqual(node->name, BAD_CAST name)) {
-            if (!fresh)
-                return node;
-            xmlUnlinkNode(node);
-            xmlFreeNode(node);
-        }
-        node = next;
+    for (node = parent->children; node; node = node->next) {
+        if (node->type == XML_ELEMENT_NODE && xmlStrEqual(node->name, BAD_CAST name))
+            return node;
     }
     return xmlNewChild(parent, NULL, BAD_CAST name, NULL);
+}
+
+/* A new element <@name [@key='@index'] @attr='@value'/> in @parent. */
+static xmlNodePtr
+newElement(xmlNodePtr parent, const char *name, const char *key, unsigned int index,
+           const char *attr, const char *value)
+{
+    xmlNodePtr node = xmlNewChild(parent, NULL, BAD_CAST name, NULL);
+    char buf[16];
+
+    snprintf(buf, sizeof(buf), "%u", index);
+    if (key)
+        xmlNewProp(node, BAD_CAST key, BAD_CAST buf);
+    xmlNewProp(node, BAD_CAST attr, BAD_CAST value);
+    return node;
 }
 
 struct enableOptions {
     const char *mode;
     const char *cpus;
-    bool haveSkew;
-    unsigned long long skewNs;
+    const char *skewNs;     /* NULL: not given */
 };
-
-/*
- * Mark the host CPUs of the other gang domains in @owner (their vCPUs) and
- * @emulatorOwner (their emulator threads), as defined and, for a running
- * one, as it runs.
- */
-static int
-collectGangCPUs(virDomainPtr *doms, int ndoms, const char *self,
-                const char **owner, const char **emulatorOwner)
-{
-    static int cpus[MAX_CPUS];
-    struct gangDef other;
-    const char *why;
-    int i, j, n, pass;
-    unsigned int v;
-
-    for (i = 0; i < ndoms; i++) {
-        const char *name = virDomainGetName(doms[i]);
-
-        for (pass = 0; strcmp(name, self) != 0 && pass < 2; pass++) {
-            if (pass && virDomainIsActive(doms[i]) != 1)
-                break;
-            if (gangDefRead(doms[i], pass ? 0 : VIR_DOMAIN_XML_INACTIVE, &other) < 0) {
-                gangDefFree(&other);
-                /* A domain undefined meanwhile holds no CPUs. */
-                if (virGetLastErrorCode() == VIR_ERR_NO_DOMAIN)
-                    break;
-                return -1;
-            }
-            for (v = 0; other.mode && v < other.nvcpus; v++) {
-                if (other.vcpuCPU[v] >= 0)
-                    owner[other.vcpuCPU[v]] = name;
-            }
-            n = other.mode && other.emulatorpin ? parseCPUList(other.emulatorpin, cpus, &why) : 0;
-            for (j = 0; j < n; j++)
-                emulatorOwner[cpus[j]] = name;
-            gangDefFree(&other);
-        }
-    }
-    return 0;
-}
 
 static int
 cmdEnable(virConnectPtr conn, virDomainPtr dom, const struct enableOptions *opts)
 {
-    static const char *owner[MAX_CPUS], *emulatorOwner[MAX_CPUS];
+    static struct hostCPUs host;
     static int chosen[MAX_CPUS];
-    static bool used[MAX_CPUS];
     const char *name = virDomainGetName(dom);
-    virDomainPtr *doms = NULL, newdom = NULL;
-    unsigned char *online = NULL;
-    xmlChar *xml = NULL;
-    struct gangDef def;
-    xmlNodePtr root, cputune, gang, pin;
+    virDomainPtr newdom = NULL;
+    xmlXPathObjectPtr old = NULL;
     char emulatorpin[4096] = "";
-    unsigned int nonline, v;
-    size_t len = 0;
+    xmlNodePtr cputune, gang;
+    xmlChar *xml = NULL;
+    unsigned int v, niothreads;
+    struct gangDef def;
     int ret = EXIT_FAILURE;
-    int ndoms = 0, nhostcpus, cpu, first, i;
-    const char *why;
-    char buf[32];
+    char *value = NULL;
+    size_t len = 0;
+    int cpu, first, i;
+    char buf[16];
 
-    if (gangDefRead(dom, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE, &def) < 0)
+    if (gangDefRead(dom, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE, &def) < 0 ||
+        hostCPUsRead(conn, name, &host) < 0)
         goto cleanup;
-    if ((nhostcpus = virNodeGetCPUMap(conn, &online, &nonline, 0)) < 0 ||
-        (ndoms = virConnectListAllDomains(conn, &doms, 0)) < 0) {
-        failVir(NULL, "cannot read the host's CPUs and domains");
-        goto cleanup;
-    }
-    nhostcpus = nhostcpus > MAX_CPUS ? MAX_CPUS : nhostcpus;
-    if (collectGangCPUs(doms, ndoms, name, owner, emulatorOwner) < 0)
-        goto cleanup;
-
-    if (def.placement && strcmp(def.placement, "auto") == 0) {
+    value = xpathString(def.ctxt, "/domain/iothreads");
+    niothreads = value ? strtoul(value, NULL, 10) : 0;
+    free(value);
+    if ((value = xpathString(def.ctxt, "/domain/vcpu/@placement")) && strcmp(value, "auto") == 0) {
         fail(name, "<vcpu placement='auto'> lets numad place the vCPUs; make it static first");
         goto cleanup;
     }
     if (!opts->cpus) {
-        if (pickCPUs(conn, name, online, nhostcpus, owner, def.nvcpus, chosen) < 0)
+        if (pickCPUs(&host, name, def.nvcpus, chosen) < 0)
             goto cleanup;
-    } else if ((i = parseCPUList(opts->cpus, chosen, &why)) < 0) {
-        fail(name, "--cpus '%s' %s", opts->cpus, why);
+    } else if ((i = parseCPUList(opts->cpus, chosen)) < 0) {
+        fail(name, "--cpus '%s' is not a CPU list such as 2,3 or 2-3", opts->cpus);
         goto cleanup;
     } else if ((unsigned int)i != def.nvcpus) {
         fail(name, "--cpus '%s' names %d host CPUs, the domain has %u vCPUs", opts->cpus, i, def.nvcpus);
@@ -494,22 +450,21 @@ cmdEnable(virConnectPtr conn, virDomainPtr dom, const struct enableOptions *opts
     }
     for (v = 0; v < def.nvcpus; v++) {
         cpu = chosen[v];
-        if (cpu >= nhostcpus || !VIR_CPU_USED(online, cpu)) {
-            fail(name, "host CPU %d is not online (the host has %d CPUs)", cpu, nhostcpus);
+        if (cpu >= host.n || !VIR_CPU_USED(host.online, cpu))
+            fail(name, "host CPU %d is not online (the host has %d CPUs)", cpu, host.n);
+        else if (host.vcpuOf[cpu])
+            fail(name, "host CPU %d already runs a vCPU of gang domain '%s'", cpu, host.vcpuOf[cpu]);
+        else if (host.taken[cpu])
+            fail(name, "--cpus '%s' names host CPU %d twice", opts->cpus, cpu);
+        if (!cpuFree(&host, cpu))
             goto cleanup;
-        }
-        if (owner[cpu]) {
-            fail(name, "host CPU %d already runs a vCPU of gang domain '%s'", cpu, owner[cpu]);
-            goto cleanup;
-        }
-        used[cpu] = true;
+        host.taken[cpu] = true;
     }
     /* The emulator and I/O threads: every other free CPU, as ranges. */
-    for (cpu = 0; cpu < nhostcpus; cpu++) {
-        if (!VIR_CPU_USED(online, cpu) || owner[cpu] || used[cpu])
+    for (cpu = 0; cpu < host.n; cpu++) {
+        if (!cpuFree(&host, cpu))
             continue;
-        for (first = cpu; cpu + 1 < nhostcpus && VIR_CPU_USED(online, cpu + 1) &&
-             !owner[cpu + 1] && !used[cpu + 1]; cpu++)
+        for (first = cpu; cpuFree(&host, cpu + 1); cpu++)
             ;
         len += snprintf(emulatorpin + len, sizeof(emulatorpin) - len,
                         first < cpu ? "%s%d-%d" : "%s%d", len ? "," : "", first, cpu);
@@ -523,59 +478,45 @@ cmdEnable(virConnectPtr conn, virDomainPtr dom, const struct enableOptions *opts
         goto cleanup;
     }
 
-    /* One new definition: nothing changes unless all of it is accepted. */
-    root = xmlDocGetRootElement(def.doc);
-    cputune = childElement(root, "cputune", false);
+    /* One new definition, whose old pinning and gang go: nothing changes unless all is accepted. */
+    old = xmlXPathEvalExpression(BAD_CAST "/domain/cputune/vcpupin|/domain/cputune/emulatorpin|"
+                                 "/domain/cputune/iothreadpin|/domain/features/kvm/gang", def.ctxt);
+    for (i = 0; old && old->nodesetval && i < old->nodesetval->nodeNr; i++) {
+        xmlUnlinkNode(old->nodesetval->nodeTab[i]);
+        xmlFreeNode(old->nodesetval->nodeTab[i]);
+    }
+    cputune = childElement(xmlDocGetRootElement(def.doc), "cputune");
     for (v = 0; v < def.nvcpus; v++) {
-        pin = v ? xmlNewChild(cputune, NULL, BAD_CAST "vcpupin", NULL) :
-                  childElement(cputune, "vcpupin", true);
-        snprintf(buf, sizeof(buf), "%u", v);
-        xmlNewProp(pin, BAD_CAST "vcpu", BAD_CAST buf);
         snprintf(buf, sizeof(buf), "%d", chosen[v]);
-        xmlNewProp(pin, BAD_CAST "cpuset", BAD_CAST buf);
+        newElement(cputune, "vcpupin", "vcpu", v, "cpuset", buf);
     }
-    pin = childElement(cputune, "emulatorpin", true);
-    xmlNewProp(pin, BAD_CAST "cpuset", BAD_CAST emulatorpin);
-    for (v = 1; v <= def.niothreads; v++) {
-        pin = v > 1 ? xmlNewChild(cputune, NULL, BAD_CAST "iothreadpin", NULL) :
-                      childElement(cputune, "iothreadpin", true);
-        snprintf(buf, sizeof(buf), "%u", v);
-        xmlNewProp(pin, BAD_CAST "iothread", BAD_CAST buf);
-        xmlNewProp(pin, BAD_CAST "cpuset", BAD_CAST emulatorpin);
-    }
-    gang = childElement(childElement(childElement(root, "features", false), "kvm", false), "gang", true);
-    xmlNewProp(gang, BAD_CAST "state", BAD_CAST "on");
+    newElement(cputune, "emulatorpin", NULL, 0, "cpuset", emulatorpin);
+    for (v = 1; v <= niothreads; v++)
+        newElement(cputune, "iothreadpin", "iothread", v, "cpuset", emulatorpin);
+    gang = newElement(childElement(childElement(xmlDocGetRootElement(def.doc), "features"), "kvm"),
+                      "gang", NULL, 0, "state", "on");
     xmlNewProp(gang, BAD_CAST "mode", BAD_CAST opts->mode);
-    snprintf(buf, sizeof(buf), "%llu", opts->skewNs);
-    if (opts->haveSkew)
-        xmlNewProp(gang, BAD_CAST "skew-ns", BAD_CAST buf);
+    if (opts->skewNs)
+        xmlNewProp(gang, BAD_CAST "skew-ns", BAD_CAST opts->skewNs);
     xmlDocDumpMemory(def.doc, &xml, &i);
     if (!xml || !(newdom = virDomainDefineXMLFlags(conn, (const char *)xml,
                                                    VIR_DOMAIN_DEFINE_VALIDATE))) {
-        failVir(name, "cannot define the new definition");
+        fail(name, "cannot define the new definition: %s", virGetLastErrorMessage());
         goto cleanup;
     }
 
     printf("Domain '%s': gang %s%s%s%s, vCPU:CPU", name, opts->mode,
-           opts->haveSkew ? " (skew-ns " : "", opts->haveSkew ? buf : "", opts->haveSkew ? ")" : "");
+           opts->skewNs ? " (skew-ns " : "", opts->skewNs ? opts->skewNs : "", opts->skewNs ? ")" : "");
     for (v = 0; v < def.nvcpus; v++)
         printf(" %u:%d", v, chosen[v]);
     printf(", emulator threads on %s\n", emulatorpin);
     if (virDomainIsActive(newdom) == 1)
         printf("Domain '%s' is running: the gang takes effect at its next start\n", name);
-    /* Another gang's emulator threads would preempt this gang's vCPUs. */
-    for (v = 0; v < def.nvcpus; v++) {
-        if (emulatorOwner[chosen[v]])
-            fprintf(stderr, "gangctl: warning: host CPU %d is in the emulatorpin of gang domain '%s': run 'gangctl enable %s' again to move its emulator threads\n",
-                    chosen[v], emulatorOwner[chosen[v]], emulatorOwner[chosen[v]]);
-    }
     ret = EXIT_SUCCESS;
 
  cleanup:
-    for (i = 0; doms && i < ndoms; i++)
-        virDomainFree(doms[i]);
-    free(doms);
-    free(online);
+    xmlXPathFreeObject(old);
+    free(value);
     xmlFree(xml);
     if (newdom)
         virDomainFree(newdom);
@@ -598,50 +539,42 @@ stateName(virDomainPtr dom)
     return names[state];
 }
 
-/* " MODE SKEW 0:CPU 1:CPU ...": the gang and the vCPUs' host CPUs. */
-static void
-printGang(const struct gangDef *def)
+/*
+ * The line of @dom in "list": state, gang and the vCPUs' host CPUs as it
+ * runs, else as defined; only for a gang unless @status, which adds the
+ * emulator threads' CPUs and the hook's verdict.
+ */
+static int
+printDomain(virDomainPtr dom, bool status)
 {
+    bool active = virDomainIsActive(dom) == 1;
+    char problem[512], *value;
+    struct gangDef def;
     unsigned int v;
 
-    printf(" %-8s %-11s", def->mode ? def->mode : "off", def->skewNs ? def->skewNs : "-");
-    for (v = 0; v < def->nvcpus; v++) {
-        if (def->vcpuCPU[v] >= 0)
-            printf(" %u:%d", v, def->vcpuCPU[v]);
-        else
-            printf(" %u:%s", v, def->vcpuCPU[v] == UNPINNED ? "-" : "many");
-    }
-    putchar('\n');
-}
-
-static int
-cmdStatus(virDomainPtr dom)
-{
-    int active = virDomainIsActive(dom);
-    struct gangDef config, live;
-    char problem[512];
-    int ret = EXIT_FAILURE;
-
-    memset(&live, 0, sizeof(live));
-    if (gangDefRead(dom, VIR_DOMAIN_XML_INACTIVE, &config) == 0 &&
-        (active != 1 || gangDefRead(dom, 0, &live) == 0)) {
-        printf("%-10s %s\n%-10s %s\n%-10s", "Name:", virDomainGetName(dom),
-               "State:", stateName(dom), "Gang:");
-        printGang(active == 1 ? &live : &config);
-        if (active == 1) {
-            printf("%-10s", "Next run:");
-            printGang(&config);
+    if (gangDefRead(dom, active ? 0 : VIR_DOMAIN_XML_INACTIVE, &def) < 0)
+        return -1;
+    if (def.mode || status) {
+        value = xpathString(def.ctxt, "/domain/features/kvm/gang[@state='on']/@skew-ns");
+        printf(" %-24s %-10s %-8s %-11s", virDomainGetName(dom), stateName(dom),
+               def.mode ? def.mode : "off", value ? value : "-");
+        free(value);
+        for (v = 0; v < def.nvcpus; v++) {
+            printf(def.vcpuCPU[v] >= 0 ? " %u:%d" : " %u:-", v, def.vcpuCPU[v]);
         }
-        printf("%-10s %s\n", "Emulator:", config.emulatorpin ? config.emulatorpin : "-");
-        printf("%-10s %s\n", "Hook:", !config.mode ? "ok: no gang, nothing to check" :
-               gangDefPinningOK(&config, problem, sizeof(problem)) ? "ok: the pinning suits a gang" : problem);
-        if (active == 1)
-            printf("%-10s virsh domstats --vm --vcpu %s\n", "Stats:", virDomainGetName(dom));
-        ret = EXIT_SUCCESS;
+        putchar('\n');
     }
-    gangDefFree(&config);
-    gangDefFree(&live);
-    return ret;
+    if (status) {
+        value = xpathString(def.ctxt, EMULATORPIN);
+        printf("Emulator: %s\nHook:     %s\n", value ? value : "-",
+               !def.mode ? "ok: no gang, nothing to check" :
+               gangDefPinningOK(&def, problem, sizeof(problem)) ? "ok: the pinning suits a gang" : problem);
+        free(value);
+        if (active)
+            printf("Stats:    virsh domstats --vm --vcpu %s\n", virDomainGetName(dom));
+    }
+    gangDefFree(&def);
+    return 0;
 }
 
 static int
@@ -651,32 +584,27 @@ compareDomainNames(const void *a, const void *b)
                   virDomainGetName(*(virDomainPtr const *)b));
 }
 
+/* "list", or with @dom "status": read-only. */
 static int
-cmdList(virConnectPtr conn)
+cmdList(virConnectPtr conn, virDomainPtr dom)
 {
     virDomainPtr *doms = NULL;
     int ret = EXIT_SUCCESS;
-    struct gangDef def;
-    int ndoms, i;
+    int ndoms = 1, i;
 
-    if ((ndoms = virConnectListAllDomains(conn, &doms, 0)) < 0) {
-        failVir(NULL, "cannot list the domains");
+    if (!dom && (ndoms = virConnectListAllDomains(conn, &doms, 0)) < 0) {
+        fail(NULL, "cannot list the domains: %s", virGetLastErrorMessage());
         return EXIT_FAILURE;
     }
-    qsort(doms, ndoms, sizeof(*doms), compareDomainNames);
+    if (!dom)
+        qsort(doms, ndoms, sizeof(*doms), compareDomainNames);
     printf(" %-24s %-10s %-8s %-11s %s\n", "Name", "State", "Mode", "Skew-ns", "vCPU:CPU");
     printf("--------------------------------------------------------------------------\n");
     for (i = 0; i < ndoms; i++) {
-        /* What runs for a running domain, else the persistent definition. */
-        if (gangDefRead(doms[i], virDomainIsActive(doms[i]) == 1 ? 0 : VIR_DOMAIN_XML_INACTIVE,
-                        &def) < 0) {
+        if (printDomain(dom ? dom : doms[i], dom) < 0)
             ret = EXIT_FAILURE;
-        } else if (def.mode) {
-            printf(" %-24s %-10s", virDomainGetName(doms[i]), stateName(doms[i]));
-            printGang(&def);
-        }
-        gangDefFree(&def);
-        virDomainFree(doms[i]);
+        if (!dom)
+            virDomainFree(doms[i]);
     }
     free(doms);
     return ret;
@@ -702,19 +630,17 @@ main(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    struct enableOptions opts = { .mode = "strict" };
-    bool enable, readOnly, haveMode = false;
+    struct enableOptions opts = { .mode = NULL };
     virConnectPtr conn = NULL;
     virDomainPtr dom = NULL;
     const char *uri = NULL;
     const char *command;
-    unsigned long long skew;
+    bool enable, readOnly;
     char *end;
     int ret, c;
 
     /* glibc's getopt_long() permutes: options may follow the command. */
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":c:m:s:C:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:m:s:C:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'c':
             uri = optarg;
@@ -723,17 +649,14 @@ main(int argc, char **argv)
             if (strcmp(optarg, "strict") != 0 && strcmp(optarg, "relaxed") != 0)
                 return usageError("--mode '%s' is neither strict nor relaxed", optarg);
             opts.mode = optarg;
-            haveMode = true;
             break;
         case 's':
             errno = 0;
-            skew = strtoull(optarg, &end, 10);
-            if (errno || end == optarg || *end || optarg[0] < '0' || optarg[0] > '9' ||
-                skew > SKEW_NS_MAX)
+            if (optarg[0] < '0' || optarg[0] > '9' || strtoull(optarg, &end, 10) > SKEW_NS_MAX ||
+                errno || *end)
                 return usageError("--skew-ns '%s' is not a number of nanoseconds from 0 to 1000000000",
                                   optarg);
-            opts.skewNs = skew;
-            opts.haveSkew = true;
+            opts.skewNs = optarg;
             break;
         case 'C':
             opts.cpus = optarg;
@@ -741,15 +664,10 @@ main(int argc, char **argv)
         case 'h':
             fputs(usageText, stdout);
             return EXIT_SUCCESS;
-        case ':':
-            return usageError("option '%s' needs an argument", argv[optind - 1]);
         default:
-            if (optopt) {
-                char opt[3] = { '-', (char)optopt, 0 };
-
-                return usageError("unknown option '%s'", opt);
-            }
-            return usageError("unknown option '%s'", argv[optind - 1]);
+            /* getopt_long() has said what is wrong. */
+            fputs("Try 'gangctl --help'.\n", stderr);
+            return EXIT_USAGE;
         }
     }
 
@@ -767,12 +685,13 @@ main(int argc, char **argv)
     } else {
         return usageError("unknown command '%s'", command);
     }
-    if (!enable && (haveMode || opts.haveSkew || opts.cpus))
+    if (!enable && (opts.mode || opts.skewNs || opts.cpus))
         return usageError("--mode, --skew-ns and --cpus belong to enable%s", "");
-    if (opts.haveSkew && strcmp(opts.mode, "relaxed") != 0)
+    if (opts.skewNs && (!opts.mode || strcmp(opts.mode, "relaxed") != 0))
         return usageError("--skew-ns needs --mode relaxed (strict mode has no skew threshold)%s", "");
     if (strcmp(command, "check") == 0)
         return cmdCheck(argv[optind + 1]);
+    opts.mode = opts.mode ? opts.mode : "strict";
 
     virSetErrorFunc(NULL, silentErrorFunc);
     /* Reading needs no more than libvirt's read-only socket. */
@@ -783,21 +702,17 @@ main(int argc, char **argv)
         return EXIT_FAILURE;
     }
     if (strcmp(command, "list") == 0) {
-        ret = cmdList(conn);
+        ret = cmdList(conn, NULL);
     } else if (!(dom = virDomainLookupByName(conn, argv[optind + 1]))) {
-        failVir(argv[optind + 1], "cannot find the domain");
+        fail(argv[optind + 1], "cannot find the domain: %s", virGetLastErrorMessage());
         ret = EXIT_FAILURE;
     } else if (readOnly) {
-        ret = cmdStatus(dom);
+        ret = cmdList(conn, dom);
     } else if (virDomainIsPersistent(dom) != 1) {
         fail(argv[optind + 1], "is transient; gangctl edits persistent definitions only");
         ret = EXIT_FAILURE;
     } else {
         ret = cmdEnable(conn, dom, &opts);
-    }
-    if (fflush(stdout) != 0) {
-        fail(NULL, "writing the output: %s", strerror(errno));
-        ret = EXIT_FAILURE;
     }
     if (dom)
         virDomainFree(dom);
