@@ -30,23 +30,16 @@
 #define XML_FLAGS (XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING)
 
 static const char *usageText =
-"usage: gangctl [--connect URI] COMMAND [ARGS]\n"
-"Commands:\n"
+"usage: gangctl [-c|--connect URI] COMMAND [ARGS]\n"
 "  enable DOMAIN [--mode strict|relaxed] [--skew-ns N] [--cpus LIST]\n"
-"                  add the gang element, pin the vCPUs 1:1 to free host CPUs\n"
-"                  and the emulator threads to the others (a new definition)\n"
+"                  add the gang (-m: default strict; -s: 0 to 1000000000 ns,\n"
+"                  relaxed only), pin the vCPUs 1:1 to free host CPUs of one\n"
+"                  NUMA node (-C: LIST, for vCPU 0, 1, ...) and the emulator\n"
+"                  threads to the others\n"
 "  status DOMAIN   the gang, the pinning, the hook's verdict (read-only)\n"
 "  list            the gang domains (read-only)\n"
 "  check DOMAIN    the hook's pinning rule on the domain XML on stdin\n"
-"Options:\n"
-"  -c, --connect URI   connect to URI instead of libvirt's default\n"
-"  -m, --mode MODE     strict (the default) or relaxed\n"
-"  -s, --skew-ns N     relaxed mode's threshold in ns, 0 to 1000000000;\n"
-"                      needs --mode relaxed\n"
-"  -C, --cpus LIST     host CPUs for vCPU 0, 1, ... in this order, e.g. 2,3\n"
-"                      (default: the highest free ones of one NUMA node)\n"
-"  -h, --help          show this help and exit\n"
-"Exit status: 0 success, 1 failure, 2 usage error.  See gangctl(1).\n";
+"-h, --help shows this.  Exit status: 0 success, 1 failure, 2 usage error.  See gangctl(1).\n";
 
 /* A domain definition as the gang's host policy reads it. */
 struct gangDef {
@@ -55,6 +48,8 @@ struct gangDef {
     char *mode;             /* NULL: no gang; libvirt always records the mode */
     unsigned int nvcpus;
     int *vcpuCPU;           /* per vCPU: its one host CPU, else -1 */
+    unsigned int niothreads;
+    bool numad;             /* <vcpu placement='auto'> */
 };
 
 /* The host's CPUs as "enable" sees them. */
@@ -66,11 +61,8 @@ struct hostCPUs {
     bool taken[MAX_CPUS];               /* by this domain's vCPUs */
 };
 
-static void fail(const char *name, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
 /* One line on stderr: "gangctl: [domain 'NAME': ]WHAT". */
-static void
+static void __attribute__((format(printf, 2, 3)))
 fail(const char *name, const char *fmt, ...)
 {
     va_list ap;
@@ -174,6 +166,12 @@ gangDefParse(xmlDocPtr doc, struct gangDef *def)
     if (!def->nvcpus || !(def->vcpuCPU = calloc(def->nvcpus, sizeof(int))))
         return -1;
     def->mode = xpathString(def->ctxt, GANG_MODE);
+    value = xpathString(def->ctxt, "/domain/iothreads");
+    def->niothreads = value ? strtoul(value, NULL, 10) : 0;
+    free(value);
+    value = xpathString(def->ctxt, "/domain/vcpu/@placement");
+    def->numad = value && strcmp(value, "auto") == 0;
+    free(value);
     for (i = 0; i < def->nvcpus; i++) {
         value = xpathString(def->ctxt, "/domain/cputune/vcpupin[@vcpu='%u']/@cpuset", i);
         def->vcpuCPU[i] = value && parseCPUList(value, cpus) == 1 ? cpus[0] : -1;
@@ -209,13 +207,11 @@ static bool
 gangDefPinningOK(const struct gangDef *def, char *buf, size_t size)
 {
     static int vcpuOf[MAX_CPUS], cpus[MAX_CPUS];
-    char *value = xpathString(def->ctxt, "/domain/vcpu/@placement");
-    bool numad = value && strcmp(value, "auto") == 0;
-    unsigned int i, niothreads;
+    unsigned int i;
+    char *value;
     int n, j;
 
-    free(value);
-    if (numad) {
+    if (def->numad) {
         snprintf(buf, size, "<vcpu placement='auto'> lets numad place the vCPUs; pin every vCPU with <cputune><vcpupin>");
         return false;
     }
@@ -233,10 +229,7 @@ gangDefPinningOK(const struct gangDef *def, char *buf, size_t size)
             return false;
     }
     /* The emulator threads (i == 0), then the I/O threads, the VM's own threads too. */
-    value = xpathString(def->ctxt, "/domain/iothreads");
-    niothreads = value ? strtoul(value, NULL, 10) : 0;
-    free(value);
-    for (i = 0; i <= niothreads; i++) {
+    for (i = 0; i <= def->niothreads; i++) {
         value = i ? xpathString(def->ctxt, "/domain/cputune/iothreadpin[@iothread='%u']/@cpuset", i) :
                     xpathString(def->ctxt, EMULATORPIN);
         n = value ? parseCPUList(value, cpus) : -1;
@@ -403,14 +396,10 @@ newElement(xmlNodePtr parent, const char *name, const char *key, unsigned int in
     return node;
 }
 
-struct enableOptions {
-    const char *mode;
-    const char *cpus;
-    const char *skewNs;     /* NULL: not given */
-};
-
+/* "enable": @cpus and @skewNs are NULL when not given. */
 static int
-cmdEnable(virConnectPtr conn, virDomainPtr dom, const struct enableOptions *opts)
+cmdEnable(virConnectPtr conn, virDomainPtr dom, const char *mode, const char *cpus,
+          const char *skewNs)
 {
     static struct hostCPUs host;
     static int chosen[MAX_CPUS];
@@ -420,10 +409,9 @@ cmdEnable(virConnectPtr conn, virDomainPtr dom, const struct enableOptions *opts
     char emulatorpin[4096] = "";
     xmlNodePtr cputune, gang;
     xmlChar *xml = NULL;
-    unsigned int v, niothreads;
+    unsigned int v;
     struct gangDef def;
     int ret = EXIT_FAILURE;
-    char *value = NULL;
     size_t len = 0;
     int cpu, first, i;
     char buf[16];
@@ -431,21 +419,18 @@ cmdEnable(virConnectPtr conn, virDomainPtr dom, const struct enableOptions *opts
     if (gangDefRead(dom, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE, &def) < 0 ||
         hostCPUsRead(conn, name, &host) < 0)
         goto cleanup;
-    value = xpathString(def.ctxt, "/domain/iothreads");
-    niothreads = value ? strtoul(value, NULL, 10) : 0;
-    free(value);
-    if ((value = xpathString(def.ctxt, "/domain/vcpu/@placement")) && strcmp(value, "auto") == 0) {
+    if (def.numad) {
         fail(name, "<vcpu placement='auto'> lets numad place the vCPUs; make it static first");
         goto cleanup;
     }
-    if (!opts->cpus) {
+    if (!cpus) {
         if (pickCPUs(&host, name, def.nvcpus, chosen) < 0)
             goto cleanup;
-    } else if ((i = parseCPUList(opts->cpus, chosen)) < 0) {
-        fail(name, "--cpus '%s' is not a CPU list such as 2,3 or 2-3", opts->cpus);
+    } else if ((i = parseCPUList(cpus, chosen)) < 0) {
+        fail(name, "--cpus '%s' is not a CPU list such as 2,3 or 2-3", cpus);
         goto cleanup;
     } else if ((unsigned int)i != def.nvcpus) {
-        fail(name, "--cpus '%s' names %d host CPUs, the domain has %u vCPUs", opts->cpus, i, def.nvcpus);
+        fail(name, "--cpus '%s' names %d host CPUs, the domain has %u vCPUs", cpus, i, def.nvcpus);
         goto cleanup;
     }
     for (v = 0; v < def.nvcpus; v++) {
@@ -455,7 +440,7 @@ cmdEnable(virConnectPtr conn, virDomainPtr dom, const struct enableOptions *opts
         else if (host.vcpuOf[cpu])
             fail(name, "host CPU %d already runs a vCPU of gang domain '%s'", cpu, host.vcpuOf[cpu]);
         else if (host.taken[cpu])
-            fail(name, "--cpus '%s' names host CPU %d twice", opts->cpus, cpu);
+            fail(name, "--cpus '%s' names host CPU %d twice", cpus, cpu);
         if (!cpuFree(&host, cpu))
             goto cleanup;
         host.taken[cpu] = true;
@@ -491,13 +476,13 @@ cmdEnable(virConnectPtr conn, virDomainPtr dom, const struct enableOptions *opts
         newElement(cputune, "vcpupin", "vcpu", v, "cpuset", buf);
     }
     newElement(cputune, "emulatorpin", NULL, 0, "cpuset", emulatorpin);
-    for (v = 1; v <= niothreads; v++)
+    for (v = 1; v <= def.niothreads; v++)
         newElement(cputune, "iothreadpin", "iothread", v, "cpuset", emulatorpin);
     gang = newElement(childElement(childElement(xmlDocGetRootElement(def.doc), "features"), "kvm"),
                       "gang", NULL, 0, "state", "on");
-    xmlNewProp(gang, BAD_CAST "mode", BAD_CAST opts->mode);
-    if (opts->skewNs)
-        xmlNewProp(gang, BAD_CAST "skew-ns", BAD_CAST opts->skewNs);
+    xmlNewProp(gang, BAD_CAST "mode", BAD_CAST mode);
+    if (skewNs)
+        xmlNewProp(gang, BAD_CAST "skew-ns", BAD_CAST skewNs);
     xmlDocDumpMemory(def.doc, &xml, &i);
     if (!xml || !(newdom = virDomainDefineXMLFlags(conn, (const char *)xml,
                                                    VIR_DOMAIN_DEFINE_VALIDATE))) {
@@ -505,8 +490,8 @@ cmdEnable(virConnectPtr conn, virDomainPtr dom, const struct enableOptions *opts
         goto cleanup;
     }
 
-    printf("Domain '%s': gang %s%s%s%s, vCPU:CPU", name, opts->mode,
-           opts->skewNs ? " (skew-ns " : "", opts->skewNs ? opts->skewNs : "", opts->skewNs ? ")" : "");
+    printf("Domain '%s': gang %s%s%s%s, vCPU:CPU", name, mode,
+           skewNs ? " (skew-ns " : "", skewNs ? skewNs : "", skewNs ? ")" : "");
     for (v = 0; v < def.nvcpus; v++)
         printf(" %u:%d", v, chosen[v]);
     printf(", emulator threads on %s\n", emulatorpin);
@@ -516,7 +501,6 @@ cmdEnable(virConnectPtr conn, virDomainPtr dom, const struct enableOptions *opts
 
  cleanup:
     xmlXPathFreeObject(old);
-    free(value);
     xmlFree(xml);
     if (newdom)
         virDomainFree(newdom);
@@ -527,14 +511,12 @@ cmdEnable(virConnectPtr conn, virDomainPtr dom, const struct enableOptions *opts
 static const char *
 stateName(virDomainPtr dom)
 {
-    static const char *const names[] = {
-        "no state", "running", "idle", "paused", "in shutdown", "shut off",
-        "crashed", "pmsuspended",
+    static const char *const names[VIR_DOMAIN_PMSUSPENDED + 1] = {
+        "no state", "running", "idle", "paused", "in shutdown", "shut off", "crashed", "pmsuspended",
     };
     int state;
 
-    if (virDomainGetState(dom, &state, NULL, 0) < 0 || state < 0 ||
-        state >= (int)(sizeof(names) / sizeof(names[0])))
+    if (virDomainGetState(dom, &state, NULL, 0) < 0 || state < 0 || state > VIR_DOMAIN_PMSUSPENDED)
         return "no state";
     return names[state];
 }
@@ -630,7 +612,7 @@ main(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    struct enableOptions opts = { .mode = NULL };
+    const char *mode = NULL, *cpus = NULL, *skewNs = NULL;
     virConnectPtr conn = NULL;
     virDomainPtr dom = NULL;
     const char *uri = NULL;
@@ -648,7 +630,7 @@ main(int argc, char **argv)
         case 'm':
             if (strcmp(optarg, "strict") != 0 && strcmp(optarg, "relaxed") != 0)
                 return usageError("--mode '%s' is neither strict nor relaxed", optarg);
-            opts.mode = optarg;
+            mode = optarg;
             break;
         case 's':
             errno = 0;
@@ -656,10 +638,10 @@ main(int argc, char **argv)
                 errno || *end)
                 return usageError("--skew-ns '%s' is not a number of nanoseconds from 0 to 1000000000",
                                   optarg);
-            opts.skewNs = optarg;
+            skewNs = optarg;
             break;
         case 'C':
-            opts.cpus = optarg;
+            cpus = optarg;
             break;
         case 'h':
             fputs(usageText, stdout);
@@ -685,13 +667,13 @@ main(int argc, char **argv)
     } else {
         return usageError("unknown command '%s'", command);
     }
-    if (!enable && (opts.mode || opts.skewNs || opts.cpus))
+    if (!enable && (mode || skewNs || cpus))
         return usageError("--mode, --skew-ns and --cpus belong to enable%s", "");
-    if (opts.skewNs && (!opts.mode || strcmp(opts.mode, "relaxed") != 0))
+    if (skewNs && (!mode || strcmp(mode, "relaxed") != 0))
         return usageError("--skew-ns needs --mode relaxed (strict mode has no skew threshold)%s", "");
     if (strcmp(command, "check") == 0)
         return cmdCheck(argv[optind + 1]);
-    opts.mode = opts.mode ? opts.mode : "strict";
+    mode = mode ? mode : "strict";
 
     virSetErrorFunc(NULL, silentErrorFunc);
     /* Reading needs no more than libvirt's read-only socket. */
@@ -712,7 +694,7 @@ main(int argc, char **argv)
         fail(argv[optind + 1], "is transient; gangctl edits persistent definitions only");
         ret = EXIT_FAILURE;
     } else {
-        ret = cmdEnable(conn, dom, &opts);
+        ret = cmdEnable(conn, dom, mode, cpus, skewNs);
     }
     if (dom)
         virDomainFree(dom);
