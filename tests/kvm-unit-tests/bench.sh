@@ -43,21 +43,6 @@ vm() {
 	[ "$4" = 1 ] && qemu_pin_vcpus "$work/qmp$1"
 }
 
-scx_start() {
-	"$here/../scx_gang" --stats 0 >"$work/scx.log" 2>&1 &
-	scx_pid=$!
-	n=0
-	while ! grep -q '^scx_gang: attached' "$work/scx.log" && [ $n -lt 100 ]; do
-		sleep 0.1
-		n=$((n + 1))
-	done
-}
-
-scx_stop() {
-	kill -INT "$scx_pid"
-	wait "$scx_pid"
-}
-
 # run_vms VMS CONFIG: one spinlock run; prints its DATA line
 run_vms() {
 	accel=kvm args="cpus=2 ms=$ms warmup_ms=1000" pin=1
@@ -67,7 +52,7 @@ run_vms() {
 	scx) accel=kvm,gang=on ;;
 	scxu) accel=kvm,gang=on pin=0 ;;
 	esac
-	case "$2" in scx*) scx_start ;; esac
+	case "$2" in scx*) scx_start "$work/scx.log" --stats 0 ;; esac
 	n=1
 	while [ "$n" -le "$1" ]; do
 		vm "$n" "$accel" "$args" "$pin"
@@ -132,7 +117,7 @@ cpu_ticks() {
 rep=1
 while [ "$rep" -le 3 ]; do
 	for mode in on scx; do
-		[ "$mode" = scx ] && scx_start
+		[ "$mode" = scx ] && scx_start "$work/scx.log" --stats 0
 		hog_start 0
 		vm 1 kvm,gang=on "cpus=2 ms=$ms warmup_ms=1000" 1
 		vm 2 kvm,gang=on "cpus=2 ms=$ms warmup_ms=1000" 1

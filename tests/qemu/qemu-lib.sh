@@ -7,6 +7,7 @@
 
 QEMU=/opt/kvm-gang/bin/qemu/bin/qemu-system-x86_64
 QMP=/opt/kvm-gang/bin/qmp
+SCX=/opt/kvm-gang/bin/scx_gang
 
 # qemu_start_with_qmp BASE QEMU_ARGS...: start QEMU in the background
 # ($qemu_pid) with its monitor on FIFOs BASE.in/BASE.out, capabilities
@@ -33,6 +34,30 @@ qemu_pin_vcpus() {
 		cpu=$((cpu + 1))
 	done
 	[ "$cpu" -gt 0 ]
+}
+
+# scx_start LOG [ARGS...]: load the gang scheduler scx_gang with ARGS
+# ($scx_pid), its output into LOG; fails unless it attached within 20 s.
+scx_start() {
+	scx_log=$1
+	shift
+	"$SCX" "$@" >"$scx_log" 2>&1 &
+	scx_pid=$!
+	scx_tenths=200
+	until grep -q '^scx_gang: attached' "$scx_log"; do
+		scx_tenths=$((scx_tenths - 1))
+		[ "$scx_tenths" -gt 0 ] || return 1
+		sleep 0.1
+	done
+}
+
+# scx_stop: unload it (SIGINT, as an operator's ^C); $scx_status is its exit status.
+scx_stop() {
+	kill -INT "$scx_pid" 2>/dev/null
+	wait "$scx_pid"
+	scx_status=$?
+	scx_pid=
+	return "$scx_status"
 }
 
 # hog_start CPU / hog_stop: a busy loop pinned to CPU ($hog_pid).
