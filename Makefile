@@ -2,7 +2,7 @@
 
 SHELL := /bin/bash
 
-.PHONY: help setup kernel kernel-debug kernel-vanilla qemu libvirt testbed model bench demo demo-scx check clean
+.PHONY: help setup kernel kernel-debug kernel-vanilla qemu libvirt testbed model bench bench-guest demo demo-scx check clean
 
 help:
 	@echo "make demo           install, build, boot the TCG test bed: a 4-vCPU VM with the gang on and its stats, then two gang VMs on 2 CPUs without and with scx_gang"
@@ -16,6 +16,7 @@ help:
 	@echo "make libvirt        build Debian's libvirt 9.0 with libvirt-patches/ into build/libvirt (sbin/libvirtd, bin/virsh), and gangctl (libvirt-hooks/) into build/libvirt-hooks"
 	@echo "make testbed        build the selftests, gang_demo, scx_gang, guest tests and QEMU into build/vm-bin for scripts/vm-run"
 	@echo "make bench          run the spinlock/skew/IPI benchmark in the test bed, print the table, plot docs/bench/spinlock.png"
+	@echo "make bench-guest    Linux guests' lock-heavy workloads at 1:1, 2:1 and 3:1, gang off/on, pv/native spinlocks: the matrix, build/bench-guest/matrix.csv, docs/bench/guest.png; crashes the TCG test bed today (docs/guest-benchmark.md)"
 	@echo "make model          check the SPIN model of the strict protocol (and that its mutants fail)"
 	@echo "make clean          remove build/ (caches in /var/cache/kvm-gang stay)"
 
@@ -41,6 +42,9 @@ libvirt: setup
 
 testbed: qemu
 	scripts/testbed-build
+
+bench-guest: testbed
+	scripts/bench-guest
 
 model: setup
 	scripts/model-check
