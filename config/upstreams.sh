@@ -9,6 +9,12 @@ LINUX_SRC_TARBALL=/usr/src/linux-source-6.12.tar.xz
 LINUX_VERSION=6.12.117
 LINUX_SUBLEVEL=117
 
+# Debian's own kernel of the same version (linux-image-ABI-FLAVOUR), with
+# KVM as stock modules: the test bed's kernel without KVM_CAP_GANG
+# (scripts/debian-kernel).
+DEBIAN_KERNEL_ABI=6.12.117+deb12
+DEBIAN_KERNEL_PKG_VERSION=$LINUX_SRC_PKG_VERSION
+
 # Debian's qemu source package, exact version (fetched with apt-get source);
 # the extracted tree's VERSION file must say QEMU_VERSION or the build stops.
 # qemu-patches/ applies to this tree (Debian's own patches included).
