@@ -29,6 +29,15 @@ QEMU_VERSION=7.2.22
 LIBVIRT_SRC_PKG=libvirt
 LIBVIRT_SRC_VERSION=9.0.0-4+deb12u2
 LIBVIRT_VERSION=9.0.0
+# The patched libvirt's runtime state, at a short fixed path whatever the
+# clone's path (a UNIX socket path holds at most 107 bytes), as an installed
+# libvirt keeps its own under /var: domain state (QEMU's monitor sockets
+# among it), logs and caches under LIBVIRT_LOCALSTATEDIR/{lib,log,cache}/
+# libvirt, the daemons' sockets and pid files under LIBVIRT_LOCALSTATEDIR/
+# run/libvirt.  Not /run: libvirt 9.0's client looks for the daemon's
+# socket under LOCALSTATEDIR/run whatever its runstatedir option says
+# (src/remote/remote_sockets.c).
+LIBVIRT_LOCALSTATEDIR=/var/lib/kvm-gang
 
 # Caches live outside the clone and are keyed by content or version, so a
 # fresh clone reuses them and a change of pin cannot pick up a stale one.
