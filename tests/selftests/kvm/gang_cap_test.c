@@ -10,6 +10,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,37 +181,75 @@ TEST(invalid_args)
 	kvm_vm_free(vm);
 }
 
-TEST(busy_after_vcpu_created)
+/* A guest that never ends: its vCPU stays in KVM_RUN until a signal. */
+static void guest_spin(void)
 {
+	for (;;)
+		asm volatile("pause");
+}
+
+static void sigusr1_ignore(int sig)
+{
+}
+
+/* One KVM_RUN of the spinning guest: it ends only with a signal. */
+static void *vcpu_spin_thread(void *arg)
+{
+	struct kvm_vcpu *vcpu = arg;
+
+	TEST_ASSERT(!gang_vcpu_run(vcpu), "the spinning guest ended");
+	return NULL;
+}
+
+/*
+ * With vCPUs, the gang can be turned on, changed or turned back on while
+ * every vCPU is outside KVM_RUN (userspace stops them first, as QEMU does
+ * for the change); while one is inside it is -EBUSY.  Off works always.
+ */
+TEST(on_with_vcpus_needs_them_stopped)
+{
+	struct sigaction sa = { .sa_handler = sigusr1_ignore };
 	struct kvm_enable_cap cap = { .cap = KVM_CAP_GANG };
+	struct kvm_vcpu *vcpus[2];
 	struct kvm_vm *vm;
+	pthread_t thread;
+	int i;
 
-	/* A VM whose vCPU exists cannot turn the gang on... */
-	vm = vm_create(1);
-	vm_vcpu_add(vm, 0, guest_code);
+	sigaction(SIGUSR1, &sa, NULL);
+
+	/* A VM whose vCPUs exist but do not run: on, every vCPU a member. */
+	vm = vm_create_with_vcpus(2, guest_spin, vcpus);
+	ASSERT_EQ(gang_enable(vm, KVM_GANG_MODE_STRICT, 0), 0);
+	gang_assert_state(vm, "strict", 0, 2);
+	ASSERT_EQ(gang_enable(vm, KVM_GANG_MODE_RELAXED, 2000000), 0);
+	gang_assert_state(vm, "relaxed", 2000000, 2);
+
+	/*
+	 * vCPU 1 in KVM_RUN: no change but off.  The same change succeeds
+	 * until the thread is inside KVM_RUN, where its guest stays.
+	 */
+	pthread_create(&thread, NULL, vcpu_spin_thread, vcpus[1]);
+	for (i = 0; gang_enable(vm, KVM_GANG_MODE_RELAXED, 2000000) == 0; i++) {
+		TEST_ASSERT(i < 10000, "vCPU 1 not in KVM_RUN after 10 s");
+		usleep(1000);
+	}
+	TEST_ASSERT(errno == EBUSY, "expected EBUSY, got %s", strerror(errno));
 	cap.args[0] = KVM_GANG_MODE_STRICT;
-	gang_enable_fails(vm, &cap, EBUSY, "strict after vCPU creation");
-	cap.args[0] = KVM_GANG_MODE_RELAXED;
-	gang_enable_fails(vm, &cap, EBUSY, "relaxed after vCPU creation");
-	ASSERT_EQ(gang_enable(vm, KVM_GANG_MODE_OFF, 0), 0);
-	kvm_vm_free(vm);
-
-	/* ...nor change an existing gang's mode or threshold, but turn it off. */
-	vm = vm_create(1);
-	ASSERT_EQ(gang_enable(vm, KVM_GANG_MODE_RELAXED, 1000000), 0);
-	vm_vcpu_add(vm, 0, guest_code);
-	cap.args[0] = KVM_GANG_MODE_STRICT;
-	gang_enable_fails(vm, &cap, EBUSY, "relaxed to strict with a vCPU");
-	cap.args[0] = KVM_GANG_MODE_RELAXED;
-	cap.args[1] = 2000000;
-	gang_enable_fails(vm, &cap, EBUSY, "new threshold with a vCPU");
-	gang_assert_state(vm, "relaxed", 1000000, 1);
-
-	ASSERT_EQ(gang_enable(vm, KVM_GANG_MODE_OFF, 0), 0);
-	gang_assert_state(vm, "off", 0, 1);
+	gang_enable_fails(vm, &cap, EBUSY, "strict with a vCPU in KVM_RUN");
 	cap.args[0] = KVM_GANG_MODE_RELAXED;
 	cap.args[1] = 1000000;
-	gang_enable_fails(vm, &cap, EBUSY, "back on with a vCPU");
+	gang_enable_fails(vm, &cap, EBUSY, "new threshold with a vCPU in KVM_RUN");
+	ASSERT_EQ(gang_enable(vm, KVM_GANG_MODE_OFF, 0), 0);
+	gang_assert_state(vm, "off", 0, 2);
+	cap.args[1] = 0;
+	gang_enable_fails(vm, &cap, EBUSY, "back on with a vCPU in KVM_RUN");
+	gang_assert_state(vm, "off", 0, 2);
+
+	/* Stopped again: back on. */
+	pthread_kill(thread, SIGUSR1);
+	pthread_join(thread, NULL);
+	ASSERT_EQ(gang_enable(vm, KVM_GANG_MODE_STRICT, 0), 0);
+	gang_assert_state(vm, "strict", 0, 2);
 	kvm_vm_free(vm);
 }
 

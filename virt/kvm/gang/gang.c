@@ -643,12 +643,56 @@ static void kvm_gang_release(struct kvm_gang *gang)
 }
 
 /*
- * Turning the gang on (or switching between strict and relaxed) is only
- * allowed before the first vCPU is created, so every vCPU joins a gang whose
- * mode is already settled; -EBUSY afterwards.  Turning it off is allowed at
- * any time.  kvm->lock orders this against kvm_vm_ioctl_create_vcpu(), which
- * bumps created_vcpus under the same lock.  The static key is taken before
- * kvm->lock (it takes the CPU hotplug lock) and given back if unused.
+ * Take every vCPU's mutex, or none: -EBUSY if a vCPU is in KVM_RUN or in
+ * another vCPU ioctl.  With them all held no vCPU is loaded, so none has
+ * its preempt notifier registered and no hook runs for any member: the
+ * gang is as quiet as before the first vCPU existed.  Trylock, as arm64's
+ * lock_all_vcpus(): userspace stops its vCPUs first instead of this
+ * waiting behind a halted vCPU that never leaves KVM_RUN.  kvm->lock is
+ * taken outside vcpu->mutex (Documentation/virt/kvm/locking.rst).
+ */
+static int kvm_gang_lock_vcpus(struct kvm *kvm)
+{
+	struct kvm_vcpu *vcpu, *locked;
+	unsigned long i, j;
+
+	lockdep_assert_held(&kvm->lock);
+
+	kvm_for_each_vcpu(i, vcpu, kvm) {
+		if (mutex_trylock(&vcpu->mutex))
+			continue;
+		kvm_for_each_vcpu(j, locked, kvm) {
+			if (j == i)
+				break;
+			mutex_unlock(&locked->mutex);
+		}
+		return -EBUSY;
+	}
+	return 0;
+}
+
+static void kvm_gang_unlock_vcpus(struct kvm *kvm)
+{
+	struct kvm_vcpu *vcpu;
+	unsigned long i;
+
+	lockdep_assert_held(&kvm->lock);
+
+	kvm_for_each_vcpu(i, vcpu, kvm)
+		mutex_unlock(&vcpu->mutex);
+}
+
+/*
+ * Turning the gang on, switching between strict and relaxed or changing
+ * the threshold needs a quiet gang: before the first vCPU is created, or
+ * with every vCPU outside its ioctls (kvm_gang_lock_vcpus(), else -EBUSY),
+ * so every member runs its next guest entry under a mode that is already
+ * settled.  A vCPU being created meanwhile joins under kvm->lock, after
+ * this.  Turning the gang off is allowed at any time and releases every
+ * waiter.  kvm->lock orders this against kvm_vm_ioctl_create_vcpu(),
+ * which bumps created_vcpus and onlines the vCPU under the same lock.  The
+ * static key is taken before kvm->lock (it takes the CPU hotplug lock) and
+ * given back if unused.
  */
 int kvm_gang_enable_cap(struct kvm *kvm, struct kvm_enable_cap *cap)
 {
@@ -669,32 +713,43 @@ int kvm_gang_enable_cap(struct kvm *kvm, struct kvm_enable_cap *cap)
 
 	mutex_lock(&kvm->lock);
 	gang = kvm->gang;
-	if (mode != KVM_GANG_MODE_OFF && kvm->created_vcpus) {
-		r = -EBUSY;
+	/* Off without a gang: nothing to record, nothing to free. */
+	if (!gang && mode == KVM_GANG_MODE_OFF)
+		goto out_unlock;
+
+	if (mode == KVM_GANG_MODE_OFF) {
+		WRITE_ONCE(gang->skew_ns, 0);
+		WRITE_ONCE(gang->mode, mode);
+		kvm_gang_release(gang);
 		goto out_unlock;
 	}
 
-	if (!gang) {
-		/* Off without a gang: nothing to record, nothing to free. */
-		if (mode == KVM_GANG_MODE_OFF)
-			goto out_unlock;
+	r = kvm_gang_lock_vcpus(kvm);
+	if (r)
+		goto out_unlock;
 
+	if (!gang) {
 		gang = kvm_gang_create(kvm, mode, skew_ns);
 		if (!gang) {
 			r = -ENOMEM;
-			goto out_unlock;
+			goto out_unlock_vcpus;
 		}
+		/* The vCPUs that exist already; later ones join. */
+		gang->nr_members = atomic_read(&kvm->online_vcpus);
 		gang->holds_key = true;
 		key_kept = true;
 		/* Pairs with READ_ONCE(kvm->gang) in the hooks. */
 		smp_store_release(&kvm->gang, gang);
 	}
 
+	/* Quiet: nobody is absent, nobody waits, the gate is open. */
+	WARN_ON_ONCE(kvm_gang_nr_absent(gang) || gang->nr_asleep ||
+		     gang->stopped);
 	WRITE_ONCE(gang->skew_ns, skew_ns);
 	WRITE_ONCE(gang->mode, mode);
-	if (mode == KVM_GANG_MODE_OFF)
-		kvm_gang_release(gang);
 
+out_unlock_vcpus:
+	kvm_gang_unlock_vcpus(kvm);
 out_unlock:
 	mutex_unlock(&kvm->lock);
 	if (key_taken && !key_kept)
