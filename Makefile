@@ -4,7 +4,7 @@ SHELL := /bin/bash
 
 FLAVOUR ?= cloud-amd64
 
-.PHONY: help setup kernel kernel-debug kernel-vanilla kvm-modules qemu libvirt testbed model bench bench-guest demo demo-scx check clean
+.PHONY: help setup kernel kernel-debug kernel-vanilla kvm-modules deb qemu libvirt testbed model bench bench-guest demo demo-scx check clean
 
 help:
 	@echo "make demo           install, build, boot the TCG test bed: a 4-vCPU VM with the gang on and its stats, then two gang VMs on 2 CPUs without and with scx_gang"
@@ -14,7 +14,8 @@ help:
 	@echo "make kernel         build the patched kernel and its UAPI headers in build/kernel"
 	@echo "make kernel-debug   same with lockdep (and its PREEMPT_RT lock-nesting check), atomic-sleep checks, kmemleak, lockup detectors, in build/kernel-debug"
 	@echo "make kernel-vanilla the unpatched kernel from the same source, in build/kernel-vanilla"
-	@echo "make kvm-modules    patched kvm.ko, kvm-amd.ko, kvm-intel.ko for Debian 12's own 6.12 kernel [FLAVOUR=amd64|cloud-amd64] [RELEASE=\$$(uname -r)] in build/kvm-modules/RELEASE (docs/deploy.md)"
+	@echo "make kvm-modules    patched kvm.ko, kvm-amd.ko, kvm-intel.ko for Debian 12's own 6.12 kernel [FLAVOUR=amd64|cloud-amd64|rt-amd64] [RELEASE=\$$(uname -r)] in build/kvm-modules/RELEASE (docs/deploy.md)"
+	@echo "make deb            the DKMS package of those modules, build/deb/kvm-gang-dkms_VERSION_all.deb: rebuilt for each installed Debian 6.12 kernel (docs/deploy.md)"
 	@echo "make qemu           build Debian's QEMU 7.2 with qemu-patches/ (-accel kvm,gang=on) into build/bin/qemu-system-x86_64"
 	@echo "make libvirt        build Debian's libvirt 9.0 with libvirt-patches/ into build/libvirt (sbin/libvirtd, bin/virsh), and gangctl (libvirt-hooks/) into build/libvirt-hooks"
 	@echo "make testbed        build the selftests, gang_demo, scx_gang, guest tests and QEMU into build/vm-bin for scripts/vm-run"
@@ -37,6 +38,9 @@ kernel-vanilla: setup
 
 kvm-modules: setup
 	scripts/kvm-modules $(if $(RELEASE),--release $(RELEASE)) $(FLAVOUR)
+
+deb: setup
+	scripts/kvm-gang-deb
 
 # The kernel's UAPI header is checked against QEMU's copy of KVM_CAP_GANG.
 qemu: setup kernel
