@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # Sourced by the scripts that take files from a Debian binary package
-# without installing it (scripts/debian-kernel, scripts/kvm-modules).
+# without installing it (scripts/debian-kernel, scripts/kvm-modules,
+# scripts/check, tests/kmod/dkms-test).
 #
 # deb_unpacked PKG VERSION: download PKG=VERSION with `apt-get download`
 # (after one `apt-get update` if apt does not know it yet), unpack it with
