@@ -3,8 +3,9 @@
 SHELL := /bin/bash
 
 FLAVOUR ?= cloud-amd64
+PREFIX ?= /opt/kvm-gang
 
-.PHONY: help setup kernel kernel-debug kernel-vanilla kvm-modules deb qemu libvirt testbed model bench bench-guest demo demo-scx check clean
+.PHONY: help setup kernel kernel-debug kernel-vanilla kvm-modules deb qemu libvirt install uninstall testbed model bench bench-guest demo demo-scx check clean
 
 help:
 	@echo "make demo           install, build, boot the TCG test bed: a 4-vCPU VM with the gang on and its stats, then two gang VMs on 2 CPUs without and with scx_gang"
@@ -18,6 +19,8 @@ help:
 	@echo "make deb            the DKMS package of those modules, build/deb/kvm-gang-dkms_VERSION_all.deb: rebuilt for each installed Debian 6.12 kernel (docs/deploy.md)"
 	@echo "make qemu           build Debian's QEMU 7.2 with qemu-patches/ (-accel kvm,gang=on) into build/bin/qemu-system-x86_64"
 	@echo "make libvirt        build Debian's libvirt 9.0 with libvirt-patches/ into build/libvirt (sbin/libvirtd, bin/virsh), and gangctl (libvirt-hooks/) into build/libvirt-hooks"
+	@echo "make install        the patched QEMU and libvirt (socket-activated systemd units), virsh, scx_gang and its unit, gangctl and the hook under [PREFIX=/opt/kvm-gang], beside Debian's packages (docs/deploy.md)"
+	@echo "make uninstall      remove it again [PREFIX=...]; configuration and domains under PREFIX/etc and PREFIX/var stay unless [PURGE=1]"
 	@echo "make testbed        build the selftests, gang_demo, scx_gang, guest tests and QEMU into build/vm-bin for scripts/vm-run"
 	@echo "make bench          run the spinlock/skew/IPI benchmark in the test bed, print the table, plot docs/bench/spinlock.png"
 	@echo "make bench-guest    Linux guests' lock-heavy workloads at 1:1, 2:1 and 3:1, gang off/on, pv/native spinlocks: the matrix, build/bench-guest/matrix.csv, docs/bench/guest.png; crashes the TCG test bed today (docs/guest-benchmark.md)"
@@ -49,6 +52,12 @@ qemu: setup kernel
 libvirt: setup
 	scripts/libvirt-build
 	$(MAKE) -C libvirt-hooks
+
+install: qemu
+	scripts/install --prefix $(PREFIX) $(if $(DESTDIR),--destdir $(DESTDIR))
+
+uninstall:
+	scripts/install --uninstall --prefix $(PREFIX) $(if $(PURGE),--purge)
 
 testbed: qemu
 	scripts/testbed-build
