@@ -5,12 +5,13 @@ SHELL := /bin/bash
 FLAVOUR ?= cloud-amd64
 PREFIX ?= /opt/kvm-gang
 
-.PHONY: help setup kernel kernel-debug kernel-vanilla kvm-modules deb qemu libvirt install uninstall testbed model bench bench-guest demo demo-scx check clean
+.PHONY: help setup kernel kernel-debug kernel-vanilla kvm-modules deb qemu libvirt install uninstall testbed model bench bench-guest demo demo-scx check check-full clean
 
 help:
 	@echo "make demo           install, build, boot the TCG test bed: a 4-vCPU VM with the gang on and its stats, then two gang VMs on 2 CPUs without and with scx_gang"
 	@echo "make demo-scx       only the second part of make demo: two gang VMs on 2 CPUs without and with scx_gang"
 	@echo "make check          install, build and run every test; ends with 'N passed, N failed'"
+	@echo "make check-full     make check and the slowest proofs: the modules without the gang for every Debian flavour against Debian's stock ones"
 	@echo "make setup          install the Debian packages the project needs (root)"
 	@echo "make kernel         build the patched kernel and its UAPI headers in build/kernel"
 	@echo "make kernel-debug   same with lockdep (and its PREEMPT_RT lock-nesting check), atomic-sleep checks, kmemleak, lockup detectors, in build/kernel-debug"
@@ -81,6 +82,9 @@ demo-scx: testbed
 
 check:
 	scripts/check
+
+check-full:
+	scripts/check --full
 
 clean:
 	rm -rf build
